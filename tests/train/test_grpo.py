@@ -177,3 +177,44 @@ def test_vllm_settings_reach_trl_or_fail_clearly(tmp_path, tiny_model_dir):
         args = grpo_args(cfg)
         assert args.use_vllm and args.vllm_mode == "server"
     assert not grpo_args(_cfg(tmp_path, tiny_model_dir)).use_vllm
+
+
+def test_resume_restores_weighting_state_and_counters(tmp_path, tiny_model_dir):
+    """Stopping after step 2 and resuming ends with the same online weighting state as running through.
+
+    The rewards depend on the prompt only, so the moments depend on which rows each step saw (the data
+    order, which resume keeps) and not on the sampled completions (whose random stream a resume does not
+    reproduce bit for bit).
+    """
+    import shutil
+
+    def prompt_reward_a(prompts, completions, **kw):
+        return [(len(str(p)) % 7) / 7 for p in prompts]
+
+    def prompt_reward_b(prompts, completions, **kw):
+        return [(len(str(p)) % 5) / 5 for p in prompts]
+
+    funcs = dict(reward_funcs=[prompt_reward_a, prompt_reward_b], rule_weights=[1.0, 0.0],
+                 model_weights=[0.0, 1.0])
+    extra = ("weighting.mode=inverse_variance", "weighting.min_samples=2", "save_steps=2", "steps=4",
+             "surgery=pcgrad", "seed=3")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    straight = _cfg(tmp_path / "a", tiny_model_dir, *extra)
+    train_grpo(straight, **funcs)
+    ref = json.loads((tmp_path / "a" / "out" / "checkpoint-4" / "capability_state.json").read_text())
+    at_two = json.loads((tmp_path / "a" / "out" / "checkpoint-2" / "capability_state.json").read_text())
+    assert any(v > 0 for v in ref["weighter"]["seen"].values())
+    assert ref["weighter"] != at_two["weighter"]  # the state moves between the two checkpoints
+
+    # a second run that holds only checkpoint-2, as if it had been stopped there
+    resumed = _cfg(tmp_path / "b", tiny_model_dir, *extra)
+    shutil.copytree(tmp_path / "a" / "out" / "checkpoint-2", tmp_path / "b" / "out" / "checkpoint-2")
+    train_grpo(resumed, resume=True, **funcs)
+    got = json.loads((tmp_path / "b" / "out" / "checkpoint-4" / "capability_state.json").read_text())
+    assert got["weighter"]["seen"] == ref["weighter"]["seen"]
+    assert got["weighter"]["moments"].keys() == ref["weighter"]["moments"].keys()
+    for cap, moments in ref["weighter"]["moments"].items():
+        assert got["weighter"]["moments"][cap] == pytest.approx(moments, rel=1e-5, abs=1e-7), cap
+    assert (got["total_groups"], got["skipped_groups"]) == (ref["total_groups"], ref["skipped_groups"])
+    assert [h["step"] for h in got["cosine_history"]] == [h["step"] for h in ref["cosine_history"]]

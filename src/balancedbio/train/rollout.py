@@ -205,6 +205,9 @@ class StaticRollout:
         """Warm up and capture one decoding step in a CUDA graph; None (eager fallback) if that fails."""
         try:
             snapshot = {k: v.clone() for k, v in buf.items()}
+            # the warm-up steps draw random numbers: restore the generator afterwards, so a first call
+            # (warm-up + capture) samples the same tokens as a later call that only replays the graph
+            rng = torch.cuda.get_rng_state(buf["tok"].device)
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):
@@ -216,8 +219,9 @@ class StaticRollout:
                 buf[k].copy_(v)
             with torch.cuda.graph(graph):
                 self._step(buf, cache, sampling, eos, pad_token_id, None)
-            for k, v in snapshot.items():  # capture ran the step once: restore the state it consumed
+            for k, v in snapshot.items():  # restore what the warm-up steps consumed
                 buf[k].copy_(v)
+            torch.cuda.set_rng_state(rng, buf["tok"].device)
             self._graphs[key] = {"graph": graph, "buf": buf, "cache": cache}
             return graph
         except Exception as exc:  # noqa: BLE001  any capture problem falls back to the eager step
