@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "bft_throughput", "device": args.device,
         "machine": (torch.cuda.get_device_name(0) if cuda else f"{platform.processor() or platform.machine()} CPU, "
-                    f"{os.cpu_count()} cores visible, shared with other jobs"),
+                    f"{os.cpu_count()} cores visible"),
+        "loadavg_after": os.getloadavg(),
         "model": args.model or ("qwen2.5-0.5b (random init)" if cuda else "smollm2-135m-instruct"),
         "batch": args.batch, "seq_len": args.seq_len, "timed_steps": args.steps, "warmup_steps": args.warmup,
         "dtype": args.dtype, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),

@@ -64,7 +64,7 @@ def main() -> None:
     write_json(args.output, {
         "benchmark": "embed_throughput", "device": device, "dtype": dtype,
         "machine": (torch.cuda.get_device_name() if device.startswith("cuda") else
-                    f"CPU {platform.machine()}, {os.cpu_count()} cores shared with other jobs, "
+                    f"CPU {platform.machine()}, {os.cpu_count()} cores, "
                     f"torch threads {torch.get_num_threads()}"),
         "batch_size": args.batch_size, "results": rows})
 

@@ -50,7 +50,7 @@ def main() -> None:
     tag = args.tag or f"{args.dtype}_t{args.threads}" + ("_noshare" if args.no_share_prefix else "")
     out = {"model": args.model, "dtype": args.dtype, "threads": args.threads, "n_questions": len(items),
            "question_tokens": n_tokens, "share_prefix": not args.no_share_prefix,
-           "machine": f"{os.cpu_count()}-core {platform.machine()} CPU shared with other jobs",
+           "machine": f"{os.cpu_count()}-core {platform.machine()} CPU",
            "torch": torch.__version__, "runs": []}
     for k in args.shots:
         load_before = os.getloadavg()
