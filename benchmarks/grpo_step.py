@@ -187,8 +187,7 @@ def _report(args: argparse.Namespace, results: list[dict], load_before: tuple) -
         derived["pcgrad_overhead_vs_none"] = base["cap-pcgrad"]["step_s"] / base["cap-none"]["step_s"] - 1
     report = {"benchmark": "grpo_step", "model": args.model, "device": args.device,
               "machine": (torch.cuda.get_device_name(0) if torch.cuda.is_available() and args.device != "cpu"
-                          else f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), "
-                               "shared with other jobs"),
+                          else f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()})"),
               "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
               "settings": {"prompts": args.prompts, "generations": args.generations, "new_tokens": args.new_tokens,
                            "warmup": args.warmup, "steps": args.steps, "lora": not args.full,

@@ -63,6 +63,8 @@ class EmbedBenchConfig:
     process_max_genes: int = option(30, "Genes shown per set (a seeded subset of larger sets).", min=2)
     process_max_new_tokens: int = option(48, "Tokens generated per process-naming answer.", min=4)
     process_batch_size: int = option(8, "Prompts per generation batch.", min=1)
+    process_prefill: bool = option(True, "Start each answer with 'Process:' so the model's first words are the "
+                                   "name; false: the model must write the format (its rate is reported).")
     perturb_h5ad: str | None = option(None, "AnnData screen for the perturbation task (see docs/embeddings.md).")
     perturbation_key: str = option("perturbation", ".obs column naming each cell's perturbed gene.")
     control_label: str = option("control", "Label of control cells in that column.")
@@ -200,7 +202,8 @@ def run_embed_bench(cfg: EmbedBenchConfig, models: dict[str, str], output_dir: s
             sets = process_test_sets(cfg.process_sets, seed=cfg.process_seed, max_genes=cfg.process_max_genes)
             start = time.perf_counter()
             r = run_process_naming(*loaded, sets, max_new_tokens=cfg.process_max_new_tokens,
-                                   batch_size=cfg.process_batch_size, progress=True)
+                                   batch_size=cfg.process_batch_size, progress=True,
+                                   prefill=cfg.process_prefill)
             r["seconds"] = round(time.perf_counter() - start, 1)
             results["process"].append({"model": label, **r})
         del loaded
@@ -209,6 +212,10 @@ def run_embed_bench(cfg: EmbedBenchConfig, models: dict[str, str], output_dir: s
     results["machine"] = _machine(cfg.device)
     _write_report(results, output_dir)
     return results
+
+
+def _format_rate(r: dict[str, Any]) -> str:
+    return "prefilled" if r.get("format_rate") is None else f"{r['format_rate']:.2f}"
 
 
 def _machine(device: str | None) -> str:
@@ -248,7 +255,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|"]
         for r in results["process"]:
             lines.append(f"| {r['model']} | {r['n_sets']} | {r['mean_cosine']:.3f} | {r['mean_percentile']:.3f} "
-                         f"| {r['format_rate']:.2f} | {r['seconds']} |")
+                         f"| {_format_rate(r)} | {r['seconds']} |")
     if results["perturbation"]:
         lines += ["", "## Perturbation response (Pearson of deltas, held-out perturbations)", "",
                   "| embedder | ridge | mean-shift baseline | train / test |", "|---|---|---|---|"]

@@ -3,7 +3,8 @@
 function", Nature Methods 2025).
 
 The model sees only gene symbols (no profile text, so no GO name can leak into the prompt) and answers
-``Process: <name>`` plus a short rationale. The predicted name is compared with the true GO-BP name by
+``Process: <name>`` plus a short rationale; by default the answer is prefilled with ``Process:``, so the
+model's first words are the name. The predicted name is compared with the true GO-BP name by
 MiniLM cosine similarity, and by the percentile rank of the true name among all 4,828 pflex GO-BP names
 ranked by similarity to the prediction (1.0 = the true name is the closest of all).
 
@@ -100,9 +101,18 @@ def cached_minilm(texts: Sequence[str]) -> np.ndarray:
     return vecs
 
 
+ANSWER_PREFIX = "Process:"
+
+
 def run_process_naming(lm: Any, tokenizer: Any, sets: Sequence[GeneSet], *, max_new_tokens: int = 48,
-                       batch_size: int = 8, embed: Any = None, progress: bool = False) -> dict[str, Any]:
-    """Ask the model to name each set's process; return the summary and per-set rows."""
+                       batch_size: int = 8, embed: Any = None, progress: bool = False,
+                       prefill: bool = True) -> dict[str, Any]:
+    """Ask the model to name each set's process; return the summary and per-set rows.
+
+    ``prefill``: the answer starts with ``Process:`` already written, so the model's first words are the
+    name (small models otherwise often restate the gene list); ``format_rate`` is then None. With
+    ``prefill=False`` the model must write the format itself and ``format_rate`` is the share that did.
+    """
     from balancedbio.embed.profiles import generate_answers
 
     all_sets = gobp_sets()
@@ -110,7 +120,7 @@ def run_process_naming(lm: Any, tokenizer: Any, sets: Sequence[GeneSet], *, max_
     index = {s.id: i for i, s in enumerate(all_sets)}
     prompts = [PROCESS_PROMPT.format(genes=", ".join(s.genes)) for s in sets]
     answers = generate_answers(lm, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                               progress=progress)
+                               progress=progress, prefix=ANSWER_PREFIX if prefill else "")
     parsed = [parse_process(a) for a in answers]
     scores = score_names([p for p, _ in parsed], [index[s.id] for s in sets], all_names, embed=embed)
     rows = [{"id": s.id, "true": s.name, "predicted": p, "format_ok": ok, "cosine": c, "percentile": q,
@@ -118,4 +128,5 @@ def run_process_naming(lm: Any, tokenizer: Any, sets: Sequence[GeneSet], *, max_
             for s, (p, ok), a, c, q in zip(sets, parsed, answers, scores["cosine"], scores["percentile"])]
     return {"n_sets": len(sets), "mean_cosine": float(np.mean(scores["cosine"])),
             "mean_percentile": float(np.mean(scores["percentile"])),
-            "format_rate": float(np.mean([ok for _, ok in parsed])), "rows": rows}
+            "prefill": prefill, "format_rate": None if prefill else float(np.mean([ok for _, ok in parsed])),
+            "rows": rows}

@@ -197,15 +197,20 @@ class ProfileCache:
 
 
 def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int = 128,
-                     batch_size: int = 8, progress: bool = False) -> list[str]:
-    """Greedy answers to single-turn chat prompts, batched with left padding."""
+                     batch_size: int = 8, progress: bool = False, prefix: str = "") -> list[str]:
+    """Greedy answers to single-turn chat prompts, batched with left padding.
+
+    ``prefix``: text the assistant turn starts with (placed after the chat template's generation prompt);
+    the returned answers include it.
+    """
     import torch
 
     from balancedbio.chat import build_prompt_ids
 
     dev = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    encoded = [build_prompt_ids(tokenizer, [{"role": "user", "content": p}])[0].tolist() for p in prompts]
+    head = tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+    encoded = [build_prompt_ids(tokenizer, [{"role": "user", "content": p}])[0].tolist() + head for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
     out: list[str] = [""] * len(prompts)
     model.eval()
@@ -227,7 +232,7 @@ def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_
                                  max_new_tokens=max_new_tokens, pad_token_id=pad_id,
                                  temperature=None, top_p=None, top_k=None)
         for r, i in enumerate(batch):
-            out[i] = tokenizer.decode(gen[r, width:], skip_special_tokens=True).strip()
+            out[i] = (prefix + tokenizer.decode(gen[r, width:], skip_special_tokens=True)).strip()
     return out
 
 
