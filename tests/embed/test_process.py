@@ -54,10 +54,10 @@ def test_prefill_starts_every_answer_with_the_format(tiny_model_dir, fake_minilm
 
     lm, tok = load_for_embedding(str(tiny_model_dir), device="cpu")
     sets = process_test_sets(3, max_genes=5)
-    pre = run_process_naming(lm, tok, sets, max_new_tokens=4, batch_size=2, embed=fake_minilm)
+    pre = run_process_naming(lm, tok, sets, max_new_tokens=4, batch_size=2, embed=fake_minilm, prefill=True)
     assert pre["prefill"] is True and pre["format_rate"] is None
     assert all(row["answer"].startswith("Process:") for row in pre["rows"])
-    plain = run_process_naming(lm, tok, sets, max_new_tokens=4, batch_size=2, embed=fake_minilm, prefill=False)
+    plain = run_process_naming(lm, tok, sets, max_new_tokens=4, batch_size=2, embed=fake_minilm)
     assert plain["prefill"] is False and 0.0 <= plain["format_rate"] <= 1.0
     # the prefill is a real prompt change: the generated continuations differ from the plain answers
     assert [r["answer"] for r in pre["rows"]] != [r["answer"] for r in plain["rows"]]

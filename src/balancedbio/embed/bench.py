@@ -63,8 +63,8 @@ class EmbedBenchConfig:
     process_max_genes: int = option(30, "Genes shown per set (a seeded subset of larger sets).", min=2)
     process_max_new_tokens: int = option(48, "Tokens generated per process-naming answer.", min=4)
     process_batch_size: int = option(8, "Prompts per generation batch.", min=1)
-    process_prefill: bool = option(True, "Start each answer with 'Process:' so the model's first words are the "
-                                   "name; false: the model must write the format (its rate is reported).")
+    process_prefill: bool = option(False, "Start each answer with 'Process:' already written (true), or let the "
+                                   "model write the format itself and report its rate (false).")
     perturb_h5ad: str | None = option(None, "AnnData screen for the perturbation task (see docs/embeddings.md).")
     perturbation_key: str = option("perturbation", ".obs column naming each cell's perturbed gene.")
     control_label: str = option("control", "Label of control cells in that column.")

@@ -3,8 +3,7 @@
 function", Nature Methods 2025).
 
 The model sees only gene symbols (no profile text, so no GO name can leak into the prompt) and answers
-``Process: <name>`` plus a short rationale; by default the answer is prefilled with ``Process:``, so the
-model's first words are the name. The predicted name is compared with the true GO-BP name by
+``Process: <name>`` plus a short rationale (optionally the answer is prefilled with ``Process:``). The predicted name is compared with the true GO-BP name by
 MiniLM cosine similarity, and by the percentile rank of the true name among all 4,828 pflex GO-BP names
 ranked by similarity to the prediction (1.0 = the true name is the closest of all).
 
@@ -106,12 +105,13 @@ ANSWER_PREFIX = "Process:"
 
 def run_process_naming(lm: Any, tokenizer: Any, sets: Sequence[GeneSet], *, max_new_tokens: int = 48,
                        batch_size: int = 8, embed: Any = None, progress: bool = False,
-                       prefill: bool = True) -> dict[str, Any]:
+                       prefill: bool = False) -> dict[str, Any]:
     """Ask the model to name each set's process; return the summary and per-set rows.
 
-    ``prefill``: the answer starts with ``Process:`` already written, so the model's first words are the
-    name (small models otherwise often restate the gene list); ``format_rate`` is then None. With
-    ``prefill=False`` the model must write the format itself and ``format_rate`` is the share that did.
+    ``prefill``: the answer starts with ``Process:`` already written, so the model's first words should be
+    the name; ``format_rate`` is then None. By default the model must write the format itself and
+    ``format_rate`` is the share that did. (With SmolLM2-135M the prefill did not help: the model restates
+    the gene list after ``Process:`` as it does without it; docs/embeddings.md has the numbers.)
     """
     from balancedbio.embed.profiles import generate_answers
 
