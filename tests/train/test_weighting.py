@@ -94,3 +94,21 @@ def test_unknown_capability_and_config_validation():
 
     with pytest.raises(ConfigError, match="mode"):
         from_dict(WeightingConfig, {"mode": "optimal"})
+
+
+def test_rule_only_capability_keeps_its_weight_without_blocking_the_others():
+    """Instruction rows have no model score: they keep the configured weight; the others are re-weighted."""
+    cfg = WeightingConfig(mode="inverse_variance", ema=0.5, min_samples=4)
+    w = HybridWeighter(cfg, ["expertise", "reasoning", "instruction"])
+    gen = torch.Generator().manual_seed(0)
+    caps = ["expertise"] * 16 + ["reasoning"] * 16 + ["instruction"] * 16
+    for _ in range(20):
+        q = torch.rand(48, generator=gen)
+        noise = torch.cat([0.05 * torch.randn(16, generator=gen), 0.5 * torch.randn(16, generator=gen),
+                           torch.zeros(16)])
+        rule = q + noise
+        model = torch.cat([q[:32] + 0.2 * torch.randn(32, generator=gen), torch.full((16,), NAN)])
+        _, weight, metrics = w.combine(rule, model, caps, 4)
+    assert metrics["w/instruction"] == 1.0                       # configured weight, no estimate possible
+    assert metrics["w/expertise"] > 1.0 > metrics["w/reasoning"]  # the cleaner capability moves the policy more
+    assert weight[:16].eq(metrics["w/expertise"]).all() and weight[32:].eq(1.0).all()

@@ -141,19 +141,27 @@ class HybridWeighter:
         return float(self.cfg.alpha.get(cap, 0.5))
 
     def weights(self, present: list[str]) -> dict[str, float]:
+        """Capability weights w_c for the capabilities ``present`` in a batch.
+
+        ``inverse_variance``: w_c proportional to 1 / V_c(alpha_c) over the capabilities that have noise
+        estimates, normalised to mean 1 among them and clipped to ``w_clip``. A capability without an
+        estimate (fewer than ``min_samples`` pairs, or one that never has both scores, e.g. instruction
+        following with no gold answer) keeps its configured weight and does not hold the others back.
+        """
         fixed = {c: float(self.cfg.weights.get(c, 1.0)) for c in present}
         if self.cfg.mode != "inverse_variance":
             return fixed
         inv: dict[str, float] = {}
         for c in present:
             s_r, s_m = self.noise(c)
-            if math.isnan(s_r):
-                return fixed  # not every capability has an estimate yet: keep the configured weights
-            a = self.alpha(c)
-            inv[c] = 1.0 / (a * a * s_r + (1 - a) ** 2 * s_m)
+            if not math.isnan(s_r):
+                a = self.alpha(c)
+                inv[c] = 1.0 / (a * a * s_r + (1 - a) ** 2 * s_m)
+        if len(inv) < 2:
+            return fixed  # relative weights need at least two capabilities with estimates
         mean = sum(inv.values()) / len(inv)
         lo, hi = self.cfg.w_clip
-        return {c: min(hi, max(lo, v / mean)) for c, v in inv.items()}
+        return {**fixed, **{c: min(hi, max(lo, v / mean)) for c, v in inv.items()}}
 
     def combine(self, rule: torch.Tensor, model: torch.Tensor, capabilities: list[str],
                 num_generations: int, *, update: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
