@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import re
 import sys
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "fact_kinds": dict(Counter(f["kind"] for f in facts)), "epochs": args.epochs, "lr": args.lr,
         "batch": args.batch, "lora": {"r": 16, "alpha": 32, "dropout": 0.0}, "seed": args.seed,
         "scoring": "log-likelihood ranking vs 3 same-kind distractors, mean log-prob per answer token; chance 0.25",
-        "machine": "2-core CPU shared with other jobs", "timings_s": timings,
+        "machine": f"{os.cpu_count()}-core CPU", "loadavg_at_end": os.getloadavg(), "timings_s": timings,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__},
         "results": results, "example_facts": facts[:3] + facts[-3:],
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

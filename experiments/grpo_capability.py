@@ -141,7 +141,7 @@ def main() -> None:
     out = Path(args.output)
     pareto_plot(results, out.with_suffix(".png"))
     write_json(out, {"experiment": "grpo_capability", "start_model": args.model,
-                     "machine": f"{os.cpu_count()}-core CPU, shared with other jobs", "loadavg": os.getloadavg(),
+                     "machine": f"{os.cpu_count()}-core CPU", "loadavg": os.getloadavg(),
                      "settings": vars(args), "train_data": str(train), "test_rows_per_capability":
                      {c: sum(r["capability"] == c for r in eval_rows) for c in CAPS},
                      "wall_s": time.time() - t0, "results": results})
