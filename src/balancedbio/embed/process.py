@@ -3,9 +3,10 @@
 function", Nature Methods 2025).
 
 The model sees only gene symbols (no profile text, so no GO name can leak into the prompt) and answers
-``Process: <name>`` plus a short rationale (optionally the answer is prefilled with ``Process:``). The predicted name is compared with the true GO-BP name by
-MiniLM cosine similarity, and by the percentile rank of the true name among all 4,828 pflex GO-BP names
-ranked by similarity to the prediction (1.0 = the true name is the closest of all).
+``Process: <name>`` plus a short rationale (optionally the answer is prefilled with ``Process:``). The
+predicted name is compared with the true GO-BP name by MiniLM cosine similarity, and by the percentile rank
+of the true name among all 4,828 pflex GO-BP names ranked by similarity to the prediction (1.0 = the true
+name is the closest of all).
 
 The test sample is fixed by a seed (:func:`process_test_sets`); its ids are in the report so training
 data can exclude them (:func:`process_test_ids`).
