@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_rollout import PROMPTS
 
 from balancedbio.train.rollout import Sampling, StaticRollout, hf_generate
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
-
-PROMPTS = ["Which gene is mutated in Marfan syndrome?", "Hi", "List three causes of anemia, briefly and clearly.",
-           "Answer: B"]
-
 
 @pytest.fixture(scope="module")
 def tiny_cuda(tiny_model_dir):
@@ -26,7 +23,7 @@ def tiny_cuda(tiny_model_dir):
     return model, tok
 
 
-def _greedy(engine, model, tok, enc, n):
+def _greedy(engine, tok, enc, n):
     return engine.generate(enc.input_ids, enc.attention_mask, max_new_tokens=n, sampling=Sampling(do_sample=False),
                            eos_token_ids=[tok.eos_token_id], pad_token_id=tok.pad_token_id)
 
@@ -38,12 +35,12 @@ def test_graph_greedy_matches_hf_generate_and_replays(tiny_cuda):
                       sampling=Sampling(do_sample=False), eos_token_ids=[tok.eos_token_id],
                       pad_token_id=tok.pad_token_id)
     engine = StaticRollout(model, use_cuda_graph=True, sync_every=4)
-    first = _greedy(engine, model, tok, enc, 16)
+    first = _greedy(engine, tok, enc, 16)
     assert engine.graph_failures == 0 and len(engine._graphs) == 1  # captured, not the eager fallback
     assert torch.equal(first, ref)
-    second = _greedy(engine, model, tok, enc, 16)                   # replays the captured graph
+    second = _greedy(engine, tok, enc, 16)                   # replays the captured graph
     assert torch.equal(second, ref) and len(engine._graphs) == 1
-    eager = _greedy(StaticRollout(model, use_cuda_graph=False), model, tok, enc, 16)
+    eager = _greedy(StaticRollout(model, use_cuda_graph=False), tok, enc, 16)
     assert torch.equal(eager, ref)
 
 
