@@ -56,8 +56,9 @@ class EvalSuiteConfig:
 
     tasks: list[str] = option(list(TASKS), "Tasks to run.", choices=TASKS)
     seed: int = option(0, "Seed for generation sampling and bootstrap resampling.")
-    mmlu_dir: str = option("../shared/data/mmlu_medical", "MMLU directory with dev/ and test/ CSVs "
-                           "(relative paths are tried from the working directory, then the repository).")
+    mmlu_dir: str = option("", "MMLU directory with dev/ and test/ CSVs (relative paths are tried from the "
+                           "working directory, then the repository); empty = the copy shipped with the "
+                           "package (balancedbio/resources/mmlu_medical).")
     mmlu_subjects: list[str] = option(list(MMLU_MEDICAL_SUBJECTS), "MMLU subjects to score.")
     mcq: MCQConfig = option(MCQConfig(), "Log-likelihood multiple-choice settings.")
     headline_shots: int = option(0, "Which few-shot setting is the expertise headline number.", min=0)
@@ -76,6 +77,10 @@ class EvalSuiteConfig:
 
 
 def _resolve_dir(path: str) -> Path:
+    if not path:
+        from balancedbio.resources import mmlu_medical_dir
+
+        return mmlu_medical_dir()
     p = Path(path).expanduser()
     if p.is_absolute() or p.exists():
         return p
