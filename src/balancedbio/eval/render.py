@@ -15,10 +15,11 @@ from balancedbio.report import (
     paired_bootstrap_delta,
     radar_plot,
 )
+from balancedbio.rows import CAPABILITIES
 
 __all__ = ["CAPABILITY_AXES", "headline_items", "write_report"]
 
-CAPABILITY_AXES = ("expertise", "reasoning", "instruction", "integration")
+CAPABILITY_AXES = CAPABILITIES
 _HEADLINE_DOC = {
     "expertise": "MMLU-medical micro accuracy",
     "reasoning": "final-answer accuracy (synthetic test)",

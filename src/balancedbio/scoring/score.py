@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from balancedbio.errors import DataError
+from balancedbio.rows import CAPABILITIES
 from balancedbio.scoring.answers import (
     answer_matches,
     extract_choice,
@@ -44,7 +45,6 @@ from balancedbio.scoring.instructions import check_instructions
 
 __all__ = ["ScoreResult", "score", "CAPABILITIES", "INTEGRATION_SECTIONS", "INTEGRATION_FORMAT_WEIGHT"]
 
-CAPABILITIES = ("expertise", "reasoning", "instruction", "integration")
 INTEGRATION_SECTIONS = ("Differential", "Work-up", "Diagnosis", "Management")
 INTEGRATION_FORMAT_WEIGHT = 0.3  # weight of section validity in the integration value; the rest is the diagnosis
 

@@ -35,8 +35,8 @@ from typing import Any
 import torch
 
 from balancedbio.config import option
+from balancedbio.rows import CAPABILITIES
 
-CAPABILITIES = ("expertise", "reasoning", "instruction", "integration")
 MODES = ("fixed", "inverse_variance", "gdpo")
 
 

@@ -1,0 +1,63 @@
+import pytest
+
+from balancedbio.errors import DataError
+from balancedbio.rows import CAPABILITIES, ROW_KEYS, Check, Row
+
+USER = [{"role": "user", "content": "Which gene?"}]
+
+
+def test_capabilities_declared_once():
+    import importlib
+
+    render, score, weighting = (importlib.import_module(f"balancedbio.{m}")
+                                for m in ("eval.render", "scoring.score", "train.weighting"))
+
+    assert CAPABILITIES == ("expertise", "reasoning", "instruction", "integration")
+    assert score.CAPABILITIES is CAPABILITIES and weighting.CAPABILITIES is CAPABILITIES
+    assert render.CAPABILITY_AXES is CAPABILITIES
+
+
+def test_parse_round_trip_keeps_key_order_and_values():
+    obj = {"id": "r1", "capability": "expertise",
+           "messages": USER + [{"role": "assistant", "content": "Answer: B"}],
+           "answer": "b", "aliases": [], "choices": {"A": "x", "B": "y", "C": "z", "D": "w"},
+           "answer_type": "mcq", "checks": [], "facts": [], "split": "test", "provenance": {"seed": 0}}
+    row = Row.parse(obj, "f.jsonl:1")
+    assert row.answer == "B"  # letters normalised
+    assert row.prompt == USER and row.reference == "Answer: B"
+    out = row.to_dict()
+    assert tuple(out) == ROW_KEYS
+    assert out == {**obj, "answer": "B"}
+
+
+def test_parse_defaults_answer_type_and_checks():
+    row = Row.parse({"capability": "instruction", "messages": USER,
+                     "checks": [{"id": "change_case:english_lowercase"}]}, "x:1")
+    assert row.answer_type == "free" and row.checks == (Check("change_case:english_lowercase", {}),)
+    assert Row.parse({"capability": "reasoning", "messages": USER, "answer": "CFTR"}, "x:2").answer_type == "short"
+
+
+@pytest.mark.parametrize("obj, key", [
+    ([1, 2], None),
+    ({"messages": USER, "answer": "a"}, "capability"),               # no silent default capability
+    ({"capability": "skill", "messages": USER, "answer": "a"}, "capability"),
+    ({"capability": "expertise", "messages": [], "answer": "a"}, "messages"),
+    ({"capability": "expertise", "messages": [{"role": "bot", "content": "x"}], "answer": "a"}, "messages[0]"),
+    ({"capability": "expertise", "messages": [{"role": "assistant", "content": "x"}], "answer": "a"}, "messages[0]"),
+    ({"capability": "expertise", "messages": USER, "answer": ""}, "answer"),
+    ({"capability": "expertise", "messages": USER, "answer": "E", "choices": {"A": "x", "B": "y"}}, "answer"),
+    ({"capability": "expertise", "messages": USER, "answer": "a", "answer_type": "essay"}, "answer_type"),
+    ({"capability": "instruction", "messages": USER}, "checks"),
+    ({"capability": "instruction", "messages": USER, "checks": [{"kwargs": {}}]}, "checks[0]"),
+    ({"capability": "instruction", "messages": USER, "checks": [{"id": "x", "args": {}}]}, "checks[0]"),
+    ({"capability": "instruction", "messages": USER, "checks": [{"id": "x", "kwargs": [1]}]}, "checks[0]"),
+    ({"capability": "expertise", "messages": USER, "answer": "a", "facts": [{"subject": "s"}]}, "facts"),
+    ({"capability": "expertise", "messages": USER, "answer": "a", "aliases": "CF"}, "aliases"),
+])
+def test_parse_errors_name_where_and_key(obj, key):
+    with pytest.raises(DataError) as err:
+        Row.parse(obj, "data/train.jsonl:7")
+    msg = str(err.value)
+    assert msg.startswith("data/train.jsonl:7: ") and "\n" not in msg
+    if key:
+        assert f"key {key!r}" in msg
