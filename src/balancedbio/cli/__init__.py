@@ -36,7 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # KEY=VALUE overrides may come anywhere after the verb's positional arguments (argparse only
+        # collects them before the first option); anything else stays an error.
+        bad = [a for a in extra if a.startswith("-") or "=" not in a]
+        if bad or not hasattr(args, "overrides"):
+            parser.error(f"unrecognized arguments: {' '.join(bad or extra)}")
+        args.overrides = list(args.overrides or []) + extra
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -2,7 +2,11 @@
 
 1 process:   balancedbio run configs/quickstart.yaml [--output runs/mine] [KEY=VALUE ...]
 N processes: torchrun --nproc_per_node N -m balancedbio run configs/quickstart.yaml
-Rerunning skips finished stages; ``--from STAGE`` reruns from that stage on.
+Check first: balancedbio run configs/quickstart.yaml --output runs/mine seed=1 --dry-run
+
+Rerunning skips finished stages and resumes an interrupted one from its checkpoints. A stage whose
+settings or inputs changed (accepted with --force) starts from nothing, and so do the stages --from
+names; --resume keeps their checkpoints instead. KEY=VALUE overrides may come anywhere after the recipe.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="from_stage", default=None, metavar="STAGE",
                    help="rerun from STAGE on (kg, synth, bft, grpo, eval, embed, report)")
     p.add_argument("--force", action="store_true",
-                   help="reuse a run directory whose config differs (changed stages rerun)")
+                   help="reuse a run directory whose config differs (changed stages rerun from scratch)")
+    p.add_argument("--resume", action="store_true",
+                   help="a stage whose settings changed continues from its checkpoints instead of starting over")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate the recipe, inputs and output directory, print the plan, run nothing")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override recipe values, e.g. seed=1")
     p.set_defaults(func=run)
 
@@ -35,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     cfg, lines = load_pipeline_config(args.recipe, overrides)
     source = args.recipe + (" + command-line overrides" if args.overrides else "")
     manifests = run_pipeline(cfg, lines=lines, source=source, force=args.force, from_stage=args.from_stage,
-                             echo=lambda msg: print(msg, flush=True))
+                             resume=args.resume, dry_run=args.dry_run, echo=lambda msg: print(msg, flush=True))
+    if args.dry_run:
+        return 0
     report = cfg.run_dir / "report.md"
     if "report" in manifests and report.is_file():
         print(f"report: {report}")

@@ -11,7 +11,15 @@ N processes: torchrun --nproc_per_node N -m balancedbio run configs/quickstart.y
              (training stages run on every rank; data, evaluation and reporting on rank 0)
 """
 
+from typing import Any
+
+from balancedbio.pipeline import runner, stages
 from balancedbio.pipeline.config import STAGES, PipelineConfig, load_pipeline_config
-from balancedbio.pipeline.runner import run_pipeline
+
+
+def run_pipeline(cfg: PipelineConfig, **kwargs: Any) -> dict[str, Any]:
+    """Run the recipe's stages (the package's stage table); see :func:`runner.run_pipeline` for options."""
+    return runner.run_pipeline(cfg, stages.STAGE_SPECS, **kwargs)
+
 
 __all__ = ["STAGES", "PipelineConfig", "load_pipeline_config", "run_pipeline"]

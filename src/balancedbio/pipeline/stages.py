@@ -6,28 +6,12 @@ wires paths between them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from balancedbio.config import from_dict, merge_dicts, option, parse_overrides, to_dict
-from balancedbio.pipeline.runner import RunContext
-
-
-@dataclass
-class StageResult:
-    outputs: dict[str, str]
-    summary: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    name: str
-    needs: tuple[str, ...]
-    resolve: Callable[[RunContext], tuple[Any, dict[str, Any]]]
-    run: Callable[[RunContext, Any], StageResult]
-    all_ranks: bool = False  # training stages run on every process; the rest on the main one
+from balancedbio.pipeline.context import RunContext, StageResult, StageSpec
 
 
 def _section(ctx: RunContext, stage: str, cls: type, wiring: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -36,6 +20,22 @@ def _section(ctx: RunContext, stage: str, cls: type, wiring: dict[str, Any]) -> 
     wired = parse_overrides([f"{k}={v}" for k, v in wiring.items()]) if wiring else {}
     cfg = from_dict(cls, merge_dicts(user, wired), source=ctx.source, lines=ctx.lines, prefix=f"{stage}.")
     return cfg, to_dict(cfg)
+
+
+def _check_model(name: str) -> str:
+    """--dry-run: the base model must be packaged, a local checkpoint directory or a cached hub id."""
+    from balancedbio.models import _ALIASES, PACKAGED_MODELS, resolve_model
+
+    if _ALIASES.get(name, name) in PACKAGED_MODELS:
+        return f"packaged model {name}"
+    return str(resolve_model(name))
+
+
+def _check_path(what: str, path: str | None) -> None:
+    from balancedbio.errors import ConfigError
+
+    if path and not Path(path).exists():
+        raise ConfigError(f"{what}: {path}: not found")
 
 
 def _trained_model(ctx: RunContext, upto: str) -> str:
@@ -58,6 +58,11 @@ class KGStageConfig:
 
 def _kg_resolve(ctx: RunContext) -> tuple[Any, dict[str, Any]]:
     return _section(ctx, "kg", KGStageConfig, {})
+
+
+def _kg_describe(ctx: RunContext, cfg: KGStageConfig) -> str:
+    _check_path("kg.path", cfg.path)
+    return f"graph {cfg.path}" if cfg.path else "packaged toy graph" if cfg.toy else "the built graph"
 
 
 def _kg_run(ctx: RunContext, cfg: KGStageConfig) -> StageResult:
@@ -98,7 +103,19 @@ def _synth_run(ctx: RunContext, cfg: Any) -> StageResult:
                        summary)
 
 
+def _synth_describe(ctx: RunContext, cfg: Any) -> str:
+    _check_path("synth.graph", cfg.graph)
+    return f"{cfg.num_examples} rows, backend {cfg.backend}"
+
+
 # --------------------------------------------------------------------------------------------- bft
+def _train_describe(ctx: RunContext, cfg: Any) -> str:
+    base = cfg.model.name_or_path
+    where = _check_model(base) if base == ctx.cfg.model else f"the model of the stage before ({base})"
+    steps = getattr(getattr(cfg, "train", None), "max_steps", None) or getattr(cfg, "steps", None)
+    return f"{steps} steps from {where}"
+
+
 def _bft_resolve(ctx: RunContext) -> tuple[Any, dict[str, Any]]:
     from balancedbio.train.sft import SFTRecipeConfig
 
@@ -152,6 +169,11 @@ def _eval_resolve(ctx: RunContext) -> tuple[Any, dict[str, Any]]:
     from balancedbio.eval.suite import EvalSuiteConfig
 
     return _section(ctx, "eval", EvalSuiteConfig, {"seed": ctx.cfg.seed} if _has_field(EvalSuiteConfig, "seed") else {})
+
+
+def _eval_describe(ctx: RunContext, cfg: Any) -> str:
+    _check_model(ctx.cfg.model)
+    return f"{_trained_model(ctx, 'eval')} against {ctx.cfg.model}"
 
 
 def _eval_run(ctx: RunContext, cfg: Any) -> StageResult:
@@ -213,11 +235,12 @@ def _has_field(cls: type, name: str) -> bool:
 
 
 STAGE_SPECS: dict[str, StageSpec] = {
-    "kg": StageSpec("kg", (), _kg_resolve, _kg_run),
-    "synth": StageSpec("synth", ("kg",), _synth_resolve, _synth_run),
-    "bft": StageSpec("bft", ("synth",), _bft_resolve, _bft_run, all_ranks=True),
-    "grpo": StageSpec("grpo", ("synth", "bft"), _grpo_resolve, _grpo_run, all_ranks=True),
-    "eval": StageSpec("eval", ("kg", "synth", "bft", "grpo"), _eval_resolve, _eval_run),
+    "kg": StageSpec("kg", (), _kg_resolve, _kg_run, describe=_kg_describe),
+    "synth": StageSpec("synth", ("kg",), _synth_resolve, _synth_run, describe=_synth_describe),
+    "bft": StageSpec("bft", ("synth",), _bft_resolve, _bft_run, all_ranks=True, describe=_train_describe),
+    "grpo": StageSpec("grpo", ("synth", "bft"), _grpo_resolve, _grpo_run, all_ranks=True,
+                      describe=_train_describe),
+    "eval": StageSpec("eval", ("kg", "synth", "bft", "grpo"), _eval_resolve, _eval_run, describe=_eval_describe),
     "embed": StageSpec("embed", ("kg", "bft", "grpo"), _embed_resolve, _embed_run),
     "report": StageSpec("report", ("kg", "synth", "bft", "grpo", "eval", "embed"), _report_resolve, _report_run),
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from balancedbio.atomic import write_json, write_text
-from balancedbio.pipeline.runner import RunContext
+from balancedbio.pipeline.context import RunContext
 
 
 def _load_json(path: Path) -> Any:
