@@ -153,3 +153,107 @@ def test_loads_as_hf_dataset(dataset):
                                                    "test": str(out / "test.jsonl")})
     assert ds["train"].num_rows + ds["test"].num_rows == N
     assert "messages" in ds["train"].column_names
+
+
+def _lines(path):
+    return path.read_bytes().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("keep_train,keep_test,torn", [
+    (0, 0, None), (40, 0, "train"), (0, 20, "test"), (25, 3, None), (60, 30, "test"), ("all", 7, "train"),
+    (5, "all", None), ("all", "all", None)])
+def test_resume_from_unevenly_flushed_files_writes_the_uninterrupted_bytes(
+        toy_graph, tmp_path, dataset, keep_train, keep_test, torn):
+    """Every state a kill can leave (each split file flushed to its own point, maybe a torn last line)
+    resumes to the bytes and manifest counts of an uninterrupted run."""
+    out, manifest, _ = dataset
+    dest = tmp_path / "data"
+    work = tmp_path / ".data.partial"
+    work.mkdir()
+    from balancedbio.atomic import write_json
+    from balancedbio.config import config_hash
+
+    write_json(work / "progress.json", {"config_hash": config_hash(_cfg())})
+    for split, keep in (("train", keep_train), ("test", keep_test)):
+        full = _lines(out / f"{split}.jsonl")
+        n = len(full) if keep == "all" else keep
+        assert n <= len(full)
+        data = b"".join(full[:n])
+        if torn == split and n < len(full):
+            data += full[n][: len(full[n]) // 2]          # half of the next row reached the disk
+        (work / f"{split}.jsonl").write_bytes(data)
+    resumed = generate_dataset(_cfg(), dest, graph=toy_graph, resume=True)
+    for split in ("train", "test"):
+        assert (dest / f"{split}.jsonl").read_bytes() == (out / f"{split}.jsonl").read_bytes(), split
+        assert resumed["counts"][split] == len(_lines(dest / f"{split}.jsonl"))
+    assert resumed["counts"] == manifest["counts"] and resumed["drops"] == manifest["drops"]
+    assert not work.exists()
+
+
+def test_resume_refuses_files_longer_than_the_run_makes(toy_graph, tmp_path, dataset):
+    out, _, _ = dataset
+    work = tmp_path / ".data.partial"
+    work.mkdir()
+    from balancedbio.atomic import write_json
+    from balancedbio.config import config_hash
+
+    write_json(work / "progress.json", {"config_hash": config_hash(_cfg())})
+    (work / "train.jsonl").write_bytes((out / "train.jsonl").read_bytes() * 2)
+    with pytest.raises(DataError, match="not written by this run"):
+        generate_dataset(_cfg(), tmp_path / "data", graph=toy_graph, resume=True)
+    assert not (tmp_path / "data").exists()
+
+
+def test_real_kill_during_generation_then_resume(toy_graph, tmp_path, dataset):
+    """SIGKILL a real synth process mid-stream (the buffered files flush unevenly), then --resume."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out, _, _ = dataset
+    dest = tmp_path / "data"
+    work = tmp_path / ".data.partial"
+    args = [sys.executable, "-c",
+            "import sys, time\n"
+            "from balancedbio.synth import generate as gen\n"
+            "from balancedbio.knowledge.graph import KnowledgeGraph\n"
+            "real = gen.to_row\n"
+            "def slow(*a, **k):\n"
+            "    time.sleep(0.01)\n"
+            "    return real(*a, **k)\n"
+            "gen.to_row = slow\n"
+            "from balancedbio.config import load_config\n"
+            f"cfg = load_config(gen.SynthConfig, None, ['num_examples={N}', 'test_fraction=0.3'])\n"
+            f"gen.generate_dataset(cfg, {str(dest)!r}, graph=KnowledgeGraph.open({str(toy_graph.path)!r}))\n"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if (work / "train.jsonl").exists() and (work / "train.jsonl").stat().st_size > 0:
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not dest.exists() and work.is_dir(), proc.stderr.read().decode()[-2000:]
+    generate_dataset(_cfg(), dest, graph=toy_graph, resume=True)
+    for split in ("train", "test"):
+        assert (dest / f"{split}.jsonl").read_bytes() == (out / f"{split}.jsonl").read_bytes(), split
+
+
+def test_llm_error_says_where_the_rows_made_so_far_are(toy_graph, tmp_path):
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()                                          # a closed port: connection refused
+    cfg = _cfg(backend="openai", **{"llm.url": f"http://127.0.0.1:{port}/v1", "llm.retries": 0})
+    from balancedbio.errors import ModelError
+
+    with pytest.raises(ModelError) as exc:
+        generate_dataset(cfg, tmp_path / "data", graph=toy_graph)
+    work = tmp_path / ".data.partial"
+    assert work.is_dir() and str(work) in str(exc.value) and "--resume" in str(exc.value)
+    assert "nothing half-written" not in str(exc.value)
+    assert not (tmp_path / "data").exists()

@@ -7,9 +7,12 @@ our design (see docs/synth.md).
 
 Every output slot gets a capability from a weighted round-robin; up to ``max_attempts`` seeds are tried
 for it, each with its own RNG derived from ``(seed, slot, attempt)``, so the same seed gives the same
-bytes. Rows are written to ``<output>.partial/`` as they are made and the directory is renamed to
+bytes. Rows are written to ``.<output>.partial/`` as they are made and the directory is renamed to
 ``<output>`` at the end; ``resume=True`` continues an interrupted run by replaying the deterministic
-stream and appending only rows not yet written.
+stream and appending, per split, only the rows that split's file does not hold yet (the two files are
+buffered separately, so a kill can leave them flushed to different points; a torn last line is cut).
+With the answerability filter on, generation writes ``raw/`` and the filter rewrites the split files
+from it from the start on every resume, so a resumed run writes the same bytes as an uninterrupted one.
 
 Example::
 
@@ -33,7 +36,7 @@ from typing import Any
 
 from balancedbio.atomic import write_json
 from balancedbio.config import config_hash, option, to_dict
-from balancedbio.errors import DataError
+from balancedbio.errors import BalancedBioError, DataError
 from balancedbio.knowledge.graph import KnowledgeGraph
 from balancedbio.synth.curate import (
     AnswerabilityFilter,
@@ -185,7 +188,7 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
     closures, validator = Closures(pools), Validator(graph)
     sources = graph.sources
 
-    already = _prepare_work(work, chash, resume)
+    already = _prepare_work(work, chash, resume, gen_dir=_gen_dir(cfg, work))
     rewriter = _make_rewriter(cfg, work) if cfg.backend != "template" else None
     generator = "template" if rewriter is None else f"template+{cfg.backend}:{cfg.llm.model}"
     counts = {"train": {c: 0 for c in TEMPLATES}, "test": {c: 0 for c in TEMPLATES}}
@@ -193,7 +196,9 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
     per_template: dict[str, int] = {}
     seen: set[bytes] = set()
     written = 0
-    files = {s: open(work / f"{s}.jsonl", "a", encoding="utf-8") for s in ("train", "test")}
+    replayed = {"train": 0, "test": 0}
+    gen_dir = _gen_dir(cfg, work)
+    files = {s: open(gen_dir / f"{s}.jsonl", "a", encoding="utf-8") for s in ("train", "test")}
     schedule = capability_schedule({c: cfg.mix.get(c, 0.0) for c in TEMPLATES})
     t_gen = time.perf_counter()
     try:
@@ -235,17 +240,26 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
                 continue
             counts[row["split"]][cap] += 1
             per_template[row["provenance"]["template"]] = per_template.get(row["provenance"]["template"], 0) + 1
-            if written >= already:
+            if replayed[row["split"]] >= already[row["split"]]:
                 files[row["split"]].write(json.dumps(row, ensure_ascii=False) + "\n")
+            replayed[row["split"]] += 1
             written += 1
+    except BalancedBioError as exc:
+        raise type(exc)(f"{exc}; the rows made so far are kept in {work}: rerun with --resume to continue "
+                        "(or remove it)") from None
     finally:
         for fh in files.values():
             fh.close()
+    for split in ("train", "test"):
+        if replayed[split] < already[split]:
+            raise DataError(f"{gen_dir / (split + '.jsonl')}: holds {already[split]} rows but the settings make "
+                            f"{replayed[split]}; it was not written by this run: remove {work} and rerun")
     gen_seconds = time.perf_counter() - t_gen
 
     answerability = None
     if cfg.answerability.enabled:
         answerability = _filter_answerable(cfg, work, drops, counts)
+    shutil.rmtree(work / "raw", ignore_errors=True)
     audit = split_audit(work / "train.jsonl", work / "test.jsonl", pools.cluster)
     manifest = {
         "format_version": FORMAT_VERSION, "generator": generator, "seed": cfg.seed,
@@ -266,28 +280,37 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
     return manifest
 
 
-def _prepare_work(work: Path, chash: str, resume: bool) -> int:
-    """Create (or, resuming, reopen) the work directory; returns the number of rows already written."""
+def _gen_dir(cfg: SynthConfig, work: Path) -> Path:
+    """Where generation appends: the work directory, or its ``raw/`` when the answerability filter
+    rewrites the split files afterwards (so a resumed run never counts filtered rows as generated)."""
+    return work / "raw" if cfg.answerability.enabled else work
+
+
+def _prepare_work(work: Path, chash: str, resume: bool, *, gen_dir: Path) -> dict[str, int]:
+    """Create (or, resuming, reopen) the work directory; returns the complete rows already written per split."""
     progress = work / "progress.json"
     if work.exists() and resume and progress.exists():
         if json.loads(progress.read_text()).get("config_hash") != chash:
             raise DataError(f"{work} holds an interrupted run with a different config; remove it or rerun "
                             "with the same settings")
-        total = 0
+        gen_dir.mkdir(parents=True, exist_ok=True)
+        already = {}
         for s in ("train", "test"):
-            path = work / f"{s}.jsonl"
+            path = gen_dir / f"{s}.jsonl"
+            keep = b""
             if path.exists():
                 data = path.read_bytes()
                 keep = data[:data.rfind(b"\n") + 1]          # drop a torn last line
                 if len(keep) != len(data):
-                    path.write_bytes(keep)
-                total += keep.count(b"\n")
-        return total
+                    with open(path, "r+b") as fh:
+                        fh.truncate(len(keep))
+            already[s] = keep.count(b"\n")
+        return already
     if work.exists():
         shutil.rmtree(work)
-    work.mkdir(parents=True)
+    gen_dir.mkdir(parents=True)
     write_json(progress, {"config_hash": chash})
-    return 0
+    return {"train": 0, "test": 0}
 
 
 def _filter_answerable(cfg: SynthConfig, work: Path, drops: dict[str, int], counts: dict) -> dict[str, Any]:
@@ -295,7 +318,7 @@ def _filter_answerable(cfg: SynthConfig, work: Path, drops: dict[str, int], coun
                                max_new_tokens=cfg.answerability.max_new_tokens, seed=cfg.seed)
     kept = dropped = 0
     for split in ("train", "test"):
-        src = work / f"{split}.jsonl"
+        src = work / "raw" / f"{split}.jsonl"
         dst = work / f"{split}.jsonl.filtered"
         with open(dst, "w", encoding="utf-8") as fh:
             for row, ok in filt.filter(read_jsonl(src)):
@@ -305,6 +328,6 @@ def _filter_answerable(cfg: SynthConfig, work: Path, drops: dict[str, int], coun
                 else:
                     dropped += 1
                     counts[split][row["capability"]] -= 1
-        os.replace(dst, src)
+        os.replace(dst, work / f"{split}.jsonl")
     drops["unanswerable"] = dropped
     return {"model": cfg.answerability.model, "tries": cfg.answerability.tries, "kept": kept, "dropped": dropped}

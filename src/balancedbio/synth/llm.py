@@ -143,8 +143,7 @@ class OpenAIRewriter(Rewriter):
                 last = f"unreachable ({exc.reason})"
             time.sleep(min(2 ** attempt * 0.5, 5))
         else:
-            raise ModelError(f"LLM endpoint {self.endpoint} {last} ({self.retries + 1} tries); "
-                             "nothing half-written was kept, rerun with --resume")
+            raise ModelError(f"LLM endpoint {self.endpoint} {last} ({self.retries + 1} tries)")
         try:
             data: Any = json.loads(raw)
             return str(data["choices"][0]["message"]["content"])
