@@ -100,3 +100,76 @@ def test_cli_reports_unwritable_cache_in_one_line(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_local_paths_are_file_not_found_never_a_hub_lookup(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    for spec in ("runs/bft", "./model", str(tmp_path / "a" / "b"), "weights.safetensors"):
+        with pytest.raises(ModelError, match=r"^file not found: "):
+            resolve_model(spec)
+
+
+def test_truncated_safetensors_is_one_line(tiny_model_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "trunc"
+    shutil.copytree(tiny_model_dir, copy)
+    weights = next(copy.glob("*.safetensors"))
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelError, match=r"model.safetensors: truncated or corrupt safetensors file") as info:
+        load_model(copy)
+    assert "\n" not in str(info.value)
+
+
+def _offline_state_after(argv: list[str], extra_env: dict[str, str] | None = None) -> dict:
+    """Run the CLI in a fresh process with the hub call replaced by a probe that records what the
+    Hugging Face libraries would see (the hub itself is unreachable here)."""
+    import json
+
+    probe = (
+        "import json, os, sys\n"
+        "import huggingface_hub, transformers.utils.hub as th, datasets.config as dc\n"
+        "seen = {}\n"
+        "def fake(repo_id, local_files_only=False, **kw):\n"
+        "    seen.update(repo=repo_id, local_files_only=local_files_only,\n"
+        "                hub_offline=huggingface_hub.constants.HF_HUB_OFFLINE,\n"
+        "                transformers_offline=th.is_offline_mode(), datasets_offline=dc.HF_HUB_OFFLINE,\n"
+        "                env={v: os.environ.get(v) for v in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE',\n"
+        "                                                   'HF_DATASETS_OFFLINE')})\n"
+        "    raise OSError('probe')\n"
+        "huggingface_hub.snapshot_download = fake\n"
+        "from balancedbio.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "print(json.dumps({'rc': rc, **seen}))\n")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE")}
+    env.update(extra_env or {})
+    # balancedbio is imported first, as in the real CLI, so the offline variables are set at import
+    code = "import balancedbio\n" + probe
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env,
+                          timeout=120)
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "stderr": proc.stderr}
+
+
+def test_allow_download_lifts_the_offline_mode_the_package_set():
+    state = _offline_state_after(["models", "--prepare", "someorg/some-model", "--allow-download"])
+    assert state["rc"] == 2 and "could not be downloaded" in state["stderr"]
+    assert state["local_files_only"] is False
+    assert state["hub_offline"] is False and state["transformers_offline"] is False
+    assert state["datasets_offline"] is False
+    assert state["env"] == {"HF_HUB_OFFLINE": None, "TRANSFORMERS_OFFLINE": None, "HF_DATASETS_OFFLINE": None}
+
+
+def test_without_allow_download_nothing_is_contacted():
+    state = _offline_state_after(["models", "--prepare", "someorg/some-model"])
+    assert state["rc"] == 2 and "not in the local Hugging Face cache" in state["stderr"]
+    assert state["local_files_only"] is True and state["hub_offline"] is True
+    assert state["transformers_offline"] is True and state["datasets_offline"] is True
+
+
+def test_a_users_own_offline_setting_wins_over_allow_download():
+    state = _offline_state_after(["models", "--prepare", "someorg/some-model", "--allow-download"],
+                                 {"HF_HUB_OFFLINE": "1"})
+    assert state["hub_offline"] is True and state["env"]["HF_HUB_OFFLINE"] == "1"
+    assert "stays unreachable" in state["stderr"]

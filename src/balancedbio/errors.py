@@ -23,6 +23,10 @@ class DataError(BalancedBioError):
     """An input data file is missing or malformed."""
 
 
+class OutputError(BalancedBioError):
+    """An output path can't be used: it is a file, not writable, or exists without --force."""
+
+
 class NotBuiltError(BalancedBioError):
     """A feature that is planned but not implemented yet."""
 

@@ -31,6 +31,7 @@ from typing import Any
 from balancedbio.atomic import atomic_dir
 from balancedbio.config import option
 from balancedbio.errors import ModelError
+from balancedbio.inputs import check_safetensors, looks_like_local_path
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,50 @@ def balancedbio_home() -> Path:
 
 def models_cache() -> Path:
     return balancedbio_home() / "models"
+
+
+# --------------------------------------------------------------------------------------------------
+# Offline by default
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def enable_downloads() -> bool:
+    """Let the Hugging Face libraries reach the hub (what ``--allow-download`` does).
+
+    Importing :mod:`balancedbio` switches the offline variables on; this removes the ones the package set
+    (a user's own ``HF_HUB_OFFLINE=1`` stays) and updates the offline flag of ``huggingface_hub`` (read by
+    transformers) and ``datasets`` if they were imported already. Downloads then go through the normal
+    Hugging Face cache. Returns whether the hub is reachable in principle (False if the user's
+    environment still forces offline mode).
+    """
+    import sys
+
+    import balancedbio
+
+    for var in balancedbio.OFFLINE_SET_BY_PACKAGE:
+        if os.environ.get(var) == "1":
+            os.environ.pop(var)
+    offline = _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE"))
+    hub = sys.modules.get("huggingface_hub.constants")
+    if hub is not None:  # transformers' is_offline_mode() reads this flag at each call
+        hub.HF_HUB_OFFLINE = offline
+    dsets = sys.modules.get("datasets.config")
+    if dsets is not None:  # datasets copies the flag at import
+        dsets.HF_HUB_OFFLINE = dsets.HF_DATASETS_OFFLINE = offline or _truthy(os.environ.get("HF_DATASETS_OFFLINE"))
+    if offline:
+        log.warning("--allow-download: HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE is set in the environment; "
+                    "the hub stays unreachable")
+    return not offline
+
+
+def downloads_enabled() -> bool:
+    """Whether the Hugging Face libraries may contact the hub right now."""
+    from huggingface_hub import constants
+
+    return not constants.HF_HUB_OFFLINE
 
 
 # --------------------------------------------------------------------------------------------------
@@ -218,13 +263,18 @@ def resolve_model(spec: str | os.PathLike | None = None, *, allow_download: bool
         if (dest / "config.json").is_file():
             return dest
         return convert_gguf(path, dest)
-    if name.count("/") == 1 and not name.startswith((".", "/")):
+    if looks_like_local_path(name):
+        raise ModelError(f"file not found: {path}")
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        if allow_download:
+            enable_downloads()
         try:
             from huggingface_hub import snapshot_download
 
             return Path(snapshot_download(name, local_files_only=not allow_download))
-        except Exception:
-            how = ("it could not be downloaded" if allow_download else
+        except Exception as exc:
+            how = (f"it could not be downloaded ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+                   if allow_download else
                    "it is not in the local Hugging Face cache (offline mode; pass --allow-download)")
             raise ModelError(f"model '{name}': {how}") from None
     known = ", ".join(sorted(PACKAGED_MODELS))
@@ -309,6 +359,9 @@ def load_model(spec: str | os.PathLike | ModelConfig | None = None, *, dtype: st
         allow_download, attn_implementation = cfg.allow_download, cfg.attn_implementation
     path = resolve_model(spec, allow_download=allow_download)
     base = _adapter_base(path)
+    for checkpoint in (path, base):
+        if checkpoint is not None:
+            check_safetensors(checkpoint)  # a truncated copy is one line, before transformers reads it
     kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype), "trust_remote_code": trust_remote_code,
                               "use_safetensors": True}
     if attn_implementation:
@@ -360,5 +413,5 @@ def model_summary(model: Any) -> dict[str, Any]:
 
 
 __all__ = ["DEFAULT_MODEL", "PACKAGED_MODELS", "LoraSettings", "ModelConfig", "balancedbio_home",
-           "convert_gguf", "list_models", "load_model", "load_tokenizer", "lora_config", "model_summary",
+           "convert_gguf", "downloads_enabled", "enable_downloads", "list_models", "load_model", "load_tokenizer", "lora_config", "model_summary",
            "resolve_dtype", "resolve_model", "wrap_lora"]

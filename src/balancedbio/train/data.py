@@ -23,6 +23,7 @@ from typing import Any
 
 from balancedbio.config import option
 from balancedbio.errors import DataError
+from balancedbio.inputs import looks_like_local_path
 from balancedbio.jsonl import iter_jsonl
 
 log = logging.getLogger(__name__)
@@ -116,14 +117,19 @@ def iter_rows(source: Any, *, split: str = "train") -> Iterator[tuple[str, dict[
             yield from _read_hf(ds, str(path))
             return
         raise DataError(f"{path}: directory holds neither {split}.jsonl nor a saved HF dataset")
-    if str(source).count("/") == 1 and not str(source).startswith((".", "/", "~")):
+    if not looks_like_local_path(source) and str(source).count("/") == 1:
+        from balancedbio.models import downloads_enabled
+
         try:
             ds = datasets.load_dataset(str(source), split=split)
         except Exception as exc:  # offline, unknown id, ...
+            if not downloads_enabled():
+                raise DataError(f"dataset '{source}': not a local file and not in the local Hugging Face "
+                                "cache (offline mode; pass --allow-download)") from None
             raise DataError(f"dataset '{source}': cannot load it ({str(exc).splitlines()[0][:160]})") from None
         yield from _read_hf(ds, str(source))
         return
-    raise DataError(f"{path}: data file or directory not found")
+    raise DataError(f"file not found: {path}")
 
 
 # --------------------------------------------------------------------------------------------------
