@@ -103,3 +103,22 @@ def test_hf_backend_with_tiny_model(toy_graph, tmp_path, tiny_model_dir):
     # a random model cannot keep the entity names: its rewrites are dropped, by reason
     assert m["num_examples"] + m["drops"].get("slot_exhausted", 0) == 2
     assert sum(v for k, v in m["drops"].items() if k != "slot_exhausted") >= 1
+
+
+def test_cache_with_a_torn_last_line_is_cut_before_the_next_append(tmp_path):
+    from balancedbio.synth.llm import Rewriter
+
+    class Echo(Rewriter):
+        def _generate(self, prompt, *, seed):
+            return "rewritten " + prompt.rsplit("\n", 1)[-1]
+
+    cache = tmp_path / "llm_cache.jsonl"
+    first = Echo(cache)
+    a = first.rewrite("alpha", seed=1)
+    with open(cache, "a", encoding="utf-8") as fh:
+        fh.write('{"key": "torn')                          # a kill in the middle of an append
+    second = Echo(cache)
+    b = second.rewrite("beta", seed=2)
+    third = Echo(cache)
+    assert third.cache == {**first.cache, **second.cache} and len(third.cache) == 2
+    assert a in third.cache.values() and b in third.cache.values()

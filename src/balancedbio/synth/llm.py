@@ -46,6 +46,10 @@ class Rewriter:
         self.cache_path = cache_path
         self.cache: dict[str, str] = {}
         if cache_path is not None and cache_path.exists():
+            data = cache_path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with open(cache_path, "r+b") as fh:     # cut a torn last line so the next append starts clean
+                    fh.truncate(data.rfind(b"\n") + 1)
             with open(cache_path, encoding="utf-8") as fh:
                 for line in fh:
                     try:
