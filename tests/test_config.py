@@ -97,3 +97,39 @@ def test_overrides_parsing_and_helpers():
     assert config_hash(cfg) == config_hash(Outer()) != config_hash(Outer(seed=1))
     keys = [row[0] for row in describe(Outer)]
     assert "train.lr" in keys and all(row[3] for row in describe(Outer))
+
+
+def test_an_override_error_names_the_override_not_the_yaml_line(tmp_path):
+    p = write(tmp_path, "seed: 1\ntrain:\n  lr: 1e-3\n  method: bft\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(Outer, p, ["train.lr=fast"])
+    msg = str(exc.value)
+    assert msg.startswith("command-line override 'train.lr=fast': key 'train.lr'") and f"{p}:3" not in msg
+    with pytest.raises(ConfigError, match=r"override 'train=\{method: sft\}': key 'train.method'"):
+        load_config(Outer, p, ["train={method: sft}"])
+    # an error in the file itself still names the file's line
+    with pytest.raises(ConfigError, match=f"{p}:4: key 'train.method'"):
+        load_config(Outer, write(tmp_path, "seed: 1\ntrain:\n  lr: 1e-3\n  method: sft\n"), ["seed=2"])
+
+
+def test_pipeline_override_error_names_the_override(tmp_path):
+    from balancedbio.pipeline import load_pipeline_config
+
+    p = write(tmp_path, "name: r\nseed: 1\n")
+    with pytest.raises(ConfigError, match="^command-line override 'seed=-3': key 'seed'"):
+        load_pipeline_config(p, ["seed=-3"])
+
+
+@pytest.mark.parametrize("text,line", [
+    ("seed: 1\ntrain\nname: x\n", 2),                     # a key without ':'
+    ("seed: 1\ntrain: [1, 2\nname: x\n", 2),              # an unclosed bracket
+    ("seed: 1\nname: 'x\n", 2),                           # an unclosed quote
+    ("seed: 1\nname: a: b\n", 2),
+    ("seed: 1\n  name: x\nfoo: 2\n", 2),
+    ("seed: 1\nname: x\n\tfoo: 3\n", 3),
+])
+def test_yaml_syntax_error_names_the_line_of_the_mistake(tmp_path, text, line):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(Outer, p)
+    assert str(exc.value).startswith(f"{p}:{line}: invalid YAML"), str(exc.value)

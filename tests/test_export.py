@@ -34,5 +34,15 @@ def test_export_missing_model_is_clear(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_export_force_onto_a_file_replaces_it_and_leaves_nothing_aside(tiny_model_dir, tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("not a checkpoint")
+    assert main(["export", "--model", str(tiny_model_dir), "--output", str(target)]) == 2
+    assert target.read_text() == "not a checkpoint"
+    assert main(["export", "--model", str(tiny_model_dir), "--output", str(target), "--force"]) == 0
+    assert (target / "config.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]      # no .afile.old-<pid>
+
+
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__])

@@ -83,6 +83,25 @@ def _line_index(text: str) -> dict[str, int]:
     return index
 
 
+def _yaml_error_where(exc: yaml.YAMLError) -> str:
+    """``:LINE: invalid YAML (problem)`` naming the line the mistake is on.
+
+    The parser notices an unclosed quote or bracket, or a key without ``:``, only on a later line; the
+    construct that was left open starts on the context line, so that is the one to name.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context", None) or ""
+    context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return f": invalid YAML ({problem})"
+    if context_mark is not None and context.startswith(("while scanning", "while parsing a flow")) \
+            and context_mark.line != mark.line:
+        return (f":{context_mark.line + 1}: invalid YAML ({context.removeprefix('while ')} that is not "
+                f"closed: {problem} on line {mark.line + 1})")
+    return f":{mark.line + 1}: invalid YAML ({problem})"
+
+
 def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     """Read a YAML mapping safely; return it with a dotted-key -> line index."""
     path = Path(path)
@@ -95,10 +114,7 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}{where}: invalid YAML ({problem})") from None
+        raise ConfigError(f"{path}{_yaml_error_where(exc)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -111,14 +127,47 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
 
 
 class _Ctx:
-    def __init__(self, source: str, lines: Mapping[str, int]):
+    def __init__(self, source: str, lines: Mapping[str, Any]):
         self.source = source
         self.lines = lines
 
     def fail(self, key: str, message: str) -> typing.NoReturn:
+        override = _override_of(self.lines, key)
+        if override is not None:
+            raise ConfigError(f"command-line override '{override}': key '{key}': {message}")
         line = self.lines.get(key)
-        where = f"{self.source}:{line}" if line else self.source
+        file = self.source.removesuffix(" + command-line overrides")
+        where = f"{file}:{line}" if isinstance(line, int) and line else self.source
         raise ConfigError(f"{where}: key '{key}': {message}")
+
+
+_OVERRIDE = "override:"
+
+
+def _override_of(lines: Mapping[str, Any], key: str) -> str | None:
+    """The ``KEY=VALUE`` text that set ``key`` (or a mapping above it), if a command-line override did."""
+    probe = key
+    while probe:
+        mark = lines.get(probe)
+        if isinstance(mark, str) and mark.startswith(_OVERRIDE):
+            return mark[len(_OVERRIDE):]
+        cut = max(probe.rfind("."), probe.rfind("["))
+        probe = probe[:cut] if cut > 0 else ""
+    return None
+
+
+def mark_overrides(lines: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """The YAML line index with every key set by an override pointing at that override instead, so an
+    error in an override's value names the override, not the YAML line it replaced."""
+    out = dict(lines)
+    for item in overrides:
+        if "=" not in item:
+            continue
+        key = item.split("=", 1)[0].strip().lstrip("-")
+        for k in [k for k in out if k == key or k.startswith(key + ".") or k.startswith(key + "[")]:
+            del out[k]
+        out[key] = _OVERRIDE + item
+    return out
 
 
 def _type_name(tp: Any) -> str:
@@ -282,7 +331,7 @@ def merge_dicts(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], *, source: str = "<config>",
-              lines: Mapping[str, int] | None = None, prefix: str = "") -> T:
+              lines: Mapping[str, Any] | None = None, prefix: str = "") -> T:
     """Build and validate ``cls`` from a plain mapping.
 
     ``prefix`` (e.g. ``"bft."``) is prepended to key names in error messages and line look-ups, for a
@@ -310,6 +359,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     if override_data:
         data = merge_dicts(data, override_data)
         source = f"{source} + command-line overrides" if path is not None else "command-line overrides"
+        lines = mark_overrides(lines, overrides)
     return _build(cls, data, _Ctx(source, lines))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from balancedbio.config import from_dict, merge_dicts, option, parse_overrides, read_yaml
+from balancedbio.config import from_dict, mark_overrides, merge_dicts, option, parse_overrides, read_yaml
 from balancedbio.errors import ConfigError
 
 STAGES = ("kg", "synth", "bft", "grpo", "eval", "embed", "report")
@@ -48,12 +48,13 @@ class PipelineConfig:
         return Path(self.output_root) / self.name
 
 
-def load_pipeline_config(path: str | Path, overrides: list[str] = ()) -> tuple[PipelineConfig, dict[str, int]]:
+def load_pipeline_config(path: str | Path, overrides: list[str] = ()) -> tuple[PipelineConfig, dict[str, Any]]:
     """Read a pipeline recipe plus overrides; return the config and the YAML line index."""
     data, lines = read_yaml(path)
     over = parse_overrides(overrides)
     if over:
         data = merge_dicts(data, over)
+        lines = mark_overrides(lines, overrides)
     source = str(path) + (" + command-line overrides" if over else "")
     cfg = from_dict(PipelineConfig, data, source=source, lines=lines)
     return cfg, lines
