@@ -190,6 +190,21 @@ def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list[
     return ids, labels
 
 
+def check_rows(source: Any, cfg: SFTDataConfig | None = None) -> int:
+    """Read and check every row of ``source`` without tokenising (cheap; runs before the model is loaded):
+    malformed JSON or messages fail naming the file and line, and so does a source without a single
+    conversation that has an assistant turn. Returns the number of such conversations."""
+    cfg = cfg or SFTDataConfig()
+    usable = read = 0
+    for where, row in iter_rows(source, split=cfg.split):
+        read += 1
+        messages = _check_messages(row.get(cfg.messages_field), where, cfg.messages_field)
+        usable += any(m["role"] == "assistant" and m["content"].strip() for m in messages)
+    if not usable:
+        raise DataError(f"{source}: no trainable rows ({read} read, none with a non-empty assistant turn)")
+    return usable
+
+
 def build_sft_dataset(source: Any, tokenizer: Any, *, max_length: int, cfg: SFTDataConfig | None = None) -> tuple[Any, DataStats]:
     """Tokenise every usable row of ``source`` into a ``datasets.Dataset`` with ``input_ids``/``labels``.
 

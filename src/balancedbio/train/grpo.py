@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from balancedbio.config import config_hash, load_config, option, to_dict
+from balancedbio.config import load_config, option
 from balancedbio.errors import BalancedBioError, DataError
 from balancedbio.jsonl import iter_jsonl
 from balancedbio.models import ModelConfig
@@ -173,12 +172,13 @@ def grpo_args(cfg: GRPORecipeConfig, *, world_size: int = 1, extra: dict[str, An
     import torch
     from trl import GRPOConfig
 
+    from balancedbio.train.recipe import precision_flags
+
     completions = cfg.prompts_per_step * cfg.num_generations
     if completions % world_size:
         raise BalancedBioError(f"prompts_per_step x num_generations = {completions} is not divisible by the "
                                f"{world_size} processes")
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and torch.cuda.is_available()
-                                       and torch.cuda.is_bf16_supported())
+    bf16, _ = precision_flags(cfg.precision)
     eps_high = cfg.epsilon_high if cfg.epsilon_high is not None else (0.28 if cfg.loss_type == "dapo" else None)
     report = [r for r in cfg.report_to if r != "none"] or "none"
     kwargs: dict[str, Any] = dict(
@@ -220,11 +220,11 @@ def build_trainer(cfg: GRPORecipeConfig, *, model: Any = None, tokenizer: Any = 
 
     from balancedbio.models import load_model, lora_config
     from balancedbio.train.grpo_trainer import CapabilityGRPOTrainer, CapabilityOptions
+    from balancedbio.train.recipe import train_model_config
 
     dataset = build_dataset(rows if rows is not None else load_rows(cfg.data))  # bad data fails before loading
     if model is None:
-        mcfg = replace(cfg.model, dtype="float32") if cfg.model.dtype == "auto" else cfg.model
-        model, loaded_tok = load_model(mcfg)
+        model, loaded_tok = load_model(train_model_config(cfg.model))
         tokenizer = tokenizer or loaded_tok
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -296,45 +296,24 @@ def train_grpo(cfg: GRPORecipeConfig, *, resume: bool = False, **build_kwargs: A
     ``build_kwargs`` go to :func:`build_trainer` (e.g. custom ``reward_funcs`` with their weights).
 
     Also writes ``grpo_summary.json`` (time split, skipped groups, conflict share), ``capability_cosines.json``
-    and ``interference.png`` under ``output_dir``. ``resume=True`` continues from the last checkpoint.
+    and ``interference.png`` under ``output_dir``. ``resume=True`` continues from the last checkpoint. The
+    resume guard, finite checks and atomic save are :func:`balancedbio.train.recipe.run_recipe`'s.
     """
-    from balancedbio.atomic import atomic_dir, write_json
-    from balancedbio.seed import seed_everything
-    from balancedbio.train.sft import last_checkpoint
+    from balancedbio.atomic import write_json
+    from balancedbio.train.recipe import run_recipe
 
-    seed_everything(cfg.seed)
     out = Path(cfg.output_dir)
-    ckpt = last_checkpoint(out)
-    if ckpt is not None and not resume:
-        raise BalancedBioError(f"{out}: already holds {ckpt.name}; pass --resume to continue it or choose "
-                               "another output directory")
-    trainer = build_trainer(cfg, **build_kwargs)
-    result = trainer.train(resume_from_checkpoint=str(ckpt) if (resume and ckpt) else None)
-    if not math.isfinite(result.training_loss):
-        raise BalancedBioError(f"{out}: training loss is {result.training_loss}; the final model was not saved")
-    tmp = out / ".final.tmp"
-    trainer.save_model(str(tmp))
-    trainer.accelerator.wait_for_everyone()
-    final = out / "final"
-    if trainer.is_world_process_zero():
-        with atomic_dir(final, overwrite=True) as dest:
-            for f in tmp.iterdir():
-                if f.name == "training_args.bin":
-                    f.unlink()
-                else:
-                    f.replace(dest / f.name)
-            trainer.processing_class.save_pretrained(str(dest))
-            write_json(dest / "balancedbio_grpo.json", {"config": to_dict(cfg), "config_hash": config_hash(cfg),
-                                                        "global_step": trainer.state.global_step,
-                                                        "training_loss": result.training_loss})
-        tmp.rmdir()
+
+    def after_save(trainer: Any, result: Any) -> None:
         write_json(out / "grpo_summary.json", summarize(trainer, result))
         history = getattr(trainer, "cosine_history", [])
         if history:
             write_json(out / "capability_cosines.json", history)
             plot_interference(history, out / "interference.png")
-    trainer.accelerator.wait_for_everyone()
-    return final
+
+    return run_recipe("grpo", cfg, out, seed=cfg.seed, resume=resume,
+                      build=lambda: build_trainer(cfg, **build_kwargs), metadata=lambda trainer, result: {},
+                      after_save=after_save)
 
 
 def summarize(trainer: Any, result: Any) -> dict[str, Any]:

@@ -19,16 +19,14 @@ Python::
 from __future__ import annotations
 
 import logging
-import math
-import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from balancedbio.config import config_hash, load_config, option, to_dict
-from balancedbio.errors import BalancedBioError
+from balancedbio.config import load_config, option
 from balancedbio.models import ModelConfig
 from balancedbio.train.data import SFTDataConfig
+from balancedbio.train.recipe import last_checkpoint  # noqa: F401  (re-exported: tests and the pipeline use it)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,8 @@ class SFTTrainConfig:
     lr: float = option(2e-5, "Peak learning rate.", min=0.0, min_exclusive=True)
     lr_scheduler: str = option("cosine", "Learning-rate schedule.",
                                choices=("cosine", "linear", "constant", "constant_with_warmup"))
-    warmup_ratio: float = option(0.03, "Fraction of the steps spent warming up the learning rate.", min=0.0, max=0.9)
+    warmup_ratio: float = option(0.03, "Fraction of the optimizer steps spent warming up the learning rate, "
+                               "rounded down (a run shorter than 1/ratio steps has no warm-up).", min=0.0, max=0.9)
     weight_decay: float = option(0.0, "AdamW weight decay.", min=0.0)
     max_grad_norm: float = option(1.0, "Gradient clipping norm (0 disables).", min=0.0)
     epochs: float = option(1.0, "Passes over the data (ignored when max_steps > 0).", min=0.0, min_exclusive=True)
@@ -78,38 +77,20 @@ class SFTRecipeConfig:
     seed: int = option(0, "Seed for data order, initialisation of adapters and dropout.")
 
 
-def _precision(name: str) -> tuple[bool, bool]:
-    import torch
-
-    if name == "auto":
-        return (torch.cuda.is_available() and torch.cuda.is_bf16_supported()), False
-    return name == "bf16", name == "fp16"
-
-
-def last_checkpoint(output_dir: str | Path) -> Path | None:
-    """The highest ``checkpoint-N`` directory under ``output_dir`` holding trainer state, or None."""
-    best, best_step = None, -1
-    root = Path(output_dir)
-    if not root.is_dir():
-        return None
-    for child in root.iterdir():
-        m = re.fullmatch(r"checkpoint-(\d+)", child.name)
-        if m and child.is_dir() and (child / "trainer_state.json").is_file() and int(m.group(1)) > best_step:
-            best, best_step = child, int(m.group(1))
-    return best
-
-
 def sft_args(cfg: SFTRecipeConfig, *, extra: dict[str, Any] | None = None) -> Any:
     """TRL ``SFTConfig`` for ``cfg`` (the loss itself is ours; ``loss_type`` stays at TRL's default)."""
     import torch
     from trl import SFTConfig
 
+    from balancedbio.train.recipe import precision_flags
+
     t = cfg.train
-    bf16, fp16 = _precision(t.precision)
+    bf16, fp16 = precision_flags(t.precision)
     report = [r for r in t.report_to if r != "none"] or "none"
     kwargs: dict[str, Any] = dict(
         output_dir=cfg.output_dir, seed=cfg.seed, data_seed=cfg.seed,
-        learning_rate=t.lr, lr_scheduler_type=t.lr_scheduler, warmup_steps=t.warmup_ratio,
+        # warm-up: the trainer turns train.warmup_ratio into steps once it knows the total (recipe.warmup_steps)
+        learning_rate=t.lr, lr_scheduler_type=t.lr_scheduler, warmup_steps=0,
         weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm,
         num_train_epochs=t.epochs, max_steps=t.max_steps,
         per_device_train_batch_size=t.batch_size, gradient_accumulation_steps=t.grad_accum,
@@ -130,7 +111,8 @@ def build_trainer(cfg: SFTRecipeConfig, *, model: Any = None, tokenizer: Any = N
                   callbacks: list[Any] | None = None, args_extra: dict[str, Any] | None = None) -> Any:
     """A ready :class:`BalancedSFTTrainer` for ``cfg`` (loads model, tokenizer and data when not given)."""
     from balancedbio.models import load_model, lora_config
-    from balancedbio.train.data import build_sft_dataset
+    from balancedbio.train.data import build_sft_dataset, check_rows
+    from balancedbio.train.recipe import train_model_config
     from balancedbio.train.sft_callbacks import (
         FiniteWeightsCallback,
         SampleDiagnosticsCallback,
@@ -140,8 +122,9 @@ def build_trainer(cfg: SFTRecipeConfig, *, model: Any = None, tokenizer: Any = N
     from balancedbio.train.sft_trainer import BalancedSFTTrainer
 
     if model is None:
-        model, loaded_tok = load_model(replace(cfg.model, dtype="float32") if cfg.model.dtype == "auto"
-                                       else cfg.model)
+        if train_dataset is None:
+            check_rows(cfg.data.path, cfg.data)  # bad data fails before the model is loaded
+        model, loaded_tok = load_model(train_model_config(cfg.model))
         tokenizer = tokenizer or loaded_tok
     stats = None
     if train_dataset is None:
@@ -158,6 +141,7 @@ def build_trainer(cfg: SFTRecipeConfig, *, model: Any = None, tokenizer: Any = N
         model=model, args=sft_args(cfg, extra=args_extra), train_dataset=train_dataset,
         processing_class=tokenizer, peft_config=peft_config, callbacks=cbs + list(callbacks or []),
         method=cfg.train.method, group_size=cfg.train.group_size, gamma=cfg.train.gamma,
+        warmup_ratio=cfg.train.warmup_ratio,
         max_nonfinite=cfg.train.max_nonfinite, stats_buffer=buffer)
     trainer.data_stats = stats
     return trainer
@@ -168,56 +152,23 @@ def train_sft(cfg: SFTRecipeConfig, *, resume: bool = False, callbacks: list[Any
 
     ``resume=True`` continues from the last ``checkpoint-N`` under ``output_dir`` (model, optimizer,
     scheduler, RNG and data position), so an interrupted run ends with the same weights as an
-    uninterrupted one. Without it, an ``output_dir`` that already holds checkpoints is refused.
+    uninterrupted one. Without it, an ``output_dir`` that already holds checkpoints is refused. The
+    resume guard, finite checks and atomic save are :func:`balancedbio.train.recipe.run_recipe`'s.
     """
-    from balancedbio.atomic import atomic_dir, write_json
-    from balancedbio.seed import seed_everything
-    from balancedbio.train.sft_callbacks import check_finite
+    from balancedbio.train.recipe import run_recipe
 
-    seed_everything(cfg.seed)
-    out = Path(cfg.output_dir)
-    ckpt = last_checkpoint(out)
-    if ckpt is not None and not resume:
-        raise BalancedBioError(f"{out}: already holds {ckpt.name}; pass --resume to continue it or choose "
-                               "another output directory")
-    if resume and ckpt is None:
-        log.info("%s: no checkpoint to resume from; starting from the beginning", out)
-    trainer = build_trainer(cfg, callbacks=callbacks)
-    if trainer.is_world_process_zero():
-        write_json(out / "sft_config.json", {"config": to_dict(cfg), "config_hash": config_hash(cfg)})
-    result = trainer.train(resume_from_checkpoint=str(ckpt) if (resume and ckpt) else None)
-    if not math.isfinite(result.training_loss):
-        raise BalancedBioError(f"{out}: training loss is {result.training_loss}; the final model was not saved")
-    bad = check_finite(trainer.model)
-    if bad is not None:
-        raise BalancedBioError(f"{out}: parameter '{bad}' is NaN/inf; the final model was not saved")
-    final = out / "final"
-    if trainer.state.global_step < trainer.state.max_steps:
-        log.warning("stopped at step %d of %d; resume with --resume", trainer.state.global_step,
-                    trainer.state.max_steps)
-    # Every rank takes part in save_model (FSDP / ZeRO-3 gather the full weights); only rank 0 writes.
-    tmp = out / ".final.tmp"
-    trainer.save_model(str(tmp))
-    trainer.accelerator.wait_for_everyone()
-    if trainer.is_world_process_zero():
-        with atomic_dir(final, overwrite=True) as dest:
-            for f in tmp.iterdir():
-                if f.name != "training_args.bin":  # a pickle; the config is in balancedbio_sft.json
-                    f.replace(dest / f.name)
-                else:
-                    f.unlink()
-            trainer.processing_class.save_pretrained(str(dest))
-            write_json(dest / "balancedbio_sft.json",
-                       {"config": to_dict(cfg), "config_hash": config_hash(cfg), "method": cfg.train.method,
-                        "global_step": trainer.state.global_step, "training_loss": result.training_loss,
-                        "nonfinite_skipped": trainer.nonfinite_skipped,
-                        "data": asdict(trainer.data_stats) if trainer.data_stats is not None else None})
-            write_json(dest / "train_summary.json",
-                       {"method": cfg.train.method, "global_step": trainer.state.global_step,
-                        "training_loss": result.training_loss, "log_history": trainer.state.log_history})
-        tmp.rmdir()
-    trainer.accelerator.wait_for_everyone()
-    return final
+    def metadata(trainer: Any, result: Any) -> dict[str, Any]:
+        return {"method": cfg.train.method, "nonfinite_skipped": trainer.nonfinite_skipped,
+                "data": asdict(trainer.data_stats) if trainer.data_stats is not None else None}
+
+    def summary(trainer: Any, result: Any) -> dict[str, Any]:
+        return {"train_summary.json": {"method": cfg.train.method, "global_step": trainer.state.global_step,
+                                       "training_loss": result.training_loss,
+                                       "log_history": trainer.state.log_history}}
+
+    return run_recipe("sft", cfg, cfg.output_dir, seed=cfg.seed, resume=resume,
+                      build=lambda: build_trainer(cfg, callbacks=callbacks), metadata=metadata,
+                      extra_files=summary)
 
 
 def cli_main(args: Any) -> int:

@@ -12,6 +12,7 @@ import torch
 from transformers import TrainerCallback
 
 from balancedbio.errors import BalancedBioError
+from balancedbio.train.recipe import check_finite_weights as check_finite
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +82,6 @@ class SampleDiagnosticsCallback(TrainerCallback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-
-def check_finite(model: Any) -> str | None:
-    """Name of the first trainable parameter holding NaN/inf, or None."""
-    for name, p in model.named_parameters():
-        if p.requires_grad and not torch.isfinite(p.detach()).all():
-            return name
-    return None
 
 
 class FiniteWeightsCallback(TrainerCallback):

@@ -34,14 +34,25 @@ class BalancedSFTTrainer(SFTTrainer):
     loss_is_scaled_for_ga = True
 
     def __init__(self, *args: Any, method: str = "bft", group_size: int = 256, gamma: float = 1.0,
-                 max_nonfinite: int = 10, stats_buffer: Any = None, **kwargs: Any) -> None:
+                 max_nonfinite: int = 10, stats_buffer: Any = None, warmup_ratio: float | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.warmup_ratio = warmup_ratio
         self.method = method
         self.group_size = group_size
         self.gamma = gamma
         self.max_nonfinite = max_nonfinite
         self.nonfinite_skipped = 0
         self.stats_buffer = stats_buffer
+
+    def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+        """The Trainer's scheduler, with ``warmup_ratio`` turned into whole steps by
+        :func:`balancedbio.train.recipe.warmup_steps` (rounded down, so a short run never trains only at lr 0)."""
+        if self.lr_scheduler is None and self.warmup_ratio is not None:
+            from balancedbio.train.recipe import warmup_steps
+
+            self.args.warmup_steps = warmup_steps(self.warmup_ratio, num_training_steps)
+        return super().create_scheduler(num_training_steps, optimizer)
 
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:

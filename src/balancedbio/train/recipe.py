@@ -1,0 +1,183 @@
+"""The shell every training recipe (supervised and GRPO) runs in: the parts that must not drift apart.
+
+:func:`run_recipe` takes a recipe's config and a function that builds its (TRL) trainer and does, in order:
+
+1. seed everything, and the **resume guard**: an output directory that already holds a ``checkpoint-N``
+   is refused unless ``resume`` (then training continues from the last one);
+2. build the trainer (the recipe validates its data before it loads the model);
+3. write ``<output_dir>/<name>_config.json`` (config and its hash) **before** training starts;
+4. train, then the **finite checks**: a NaN/inf training loss or a NaN/inf trainable weight stops with one
+   line and no final model;
+5. **save the final model atomically**: every rank takes part in ``save_model`` (FSDP / ZeRO-3 gather the
+   full weights), rank 0 moves the files into ``<output_dir>/final`` in one rename, with the tokenizer,
+   ``training_args.json`` (the Trainer's arguments as JSON; the pickled ``training_args.bin`` is dropped)
+   and the recipe's metadata file; a crash leaves either the old ``final/`` or the new one;
+6. **barriers** (``accelerator.wait_for_everyone``) around the save, so no rank returns before the model
+   is on disk.
+
+The **precision choice** (:func:`precision_flags`), the model's load dtype (:func:`train_model_config`)
+and the **warm-up length** (:func:`warmup_steps`) are decided here too, once for every recipe.
+
+Example::
+
+    final = run_recipe("sft", cfg, cfg.output_dir, seed=cfg.seed, resume=False,
+                       build=lambda: build_trainer(cfg),
+                       metadata=lambda trainer, result: {"method": cfg.train.method})
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from balancedbio.errors import BalancedBioError
+
+log = logging.getLogger(__name__)
+
+
+def precision_flags(precision: str) -> tuple[bool, bool]:
+    """``(bf16, fp16)`` Trainer flags for a recipe's ``precision``: ``auto`` is bf16 on a GPU that supports
+    it and fp32 otherwise (the CPU, older GPUs); ``fp32``, ``bf16`` and ``fp16`` are taken as given."""
+    import torch
+
+    if precision == "auto":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()), False
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise BalancedBioError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+    return precision == "bf16", precision == "fp16"
+
+
+def train_model_config(model_cfg: Any) -> Any:
+    """The model config to load for training: ``dtype: auto`` loads fp32 master weights (mixed precision
+    is the Trainer's ``bf16`` / ``fp16`` autocast), any explicit dtype is kept."""
+    return replace(model_cfg, dtype="float32") if model_cfg.dtype == "auto" else model_cfg
+
+
+def warmup_steps(ratio: float, total_steps: int) -> int:
+    """Warm-up steps for a warm-up ``ratio`` of ``total_steps``, rounded *down* and always leaving at least
+    one step after it.
+
+    A linear warm-up trains step 0 at learning rate 0 (``lr * step / warmup``), so rounding up, as
+    transformers does for a fractional ``warmup_steps``, makes a 1-step run (or any run shorter than
+    1 / ratio steps) train only at lr 0. Rounding down gives such runs no warm-up instead.
+    """
+    if ratio <= 0 or total_steps <= 1:
+        return 0
+    return min(int(math.floor(ratio * total_steps + 1e-9)), total_steps - 1)
+
+
+def last_checkpoint(output_dir: str | Path) -> Path | None:
+    """The highest ``checkpoint-N`` directory under ``output_dir`` holding trainer state, or None."""
+    best, best_step = None, -1
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    for child in root.iterdir():
+        m = re.fullmatch(r"checkpoint-(\d+)", child.name)
+        if m and child.is_dir() and (child / "trainer_state.json").is_file() and int(m.group(1)) > best_step:
+            best, best_step = child, int(m.group(1))
+    return best
+
+
+def resume_guard(output_dir: str | Path, resume: bool) -> Path | None:
+    """The checkpoint to resume from (None: start fresh). Refuses an output directory that already holds a
+    checkpoint unless ``resume``, so a new run never mixes with (or silently continues) an old one."""
+    out = Path(output_dir)
+    ckpt = last_checkpoint(out)
+    if ckpt is not None and not resume:
+        raise BalancedBioError(f"{out}: already holds {ckpt.name}; pass --resume to continue it or choose "
+                               "another output directory")
+    if resume and ckpt is None:
+        log.info("%s: no checkpoint to resume from; starting from the beginning", out)
+    return ckpt if resume else None
+
+
+def check_finite_weights(model: Any) -> str | None:
+    """Name of the first trainable parameter holding NaN/inf, or None."""
+    import torch
+
+    for name, p in model.named_parameters():
+        if p.requires_grad and not torch.isfinite(p.detach()).all():
+            return name
+    return None
+
+
+def training_args_json(args: Any) -> dict[str, Any]:
+    """The Trainer's arguments as a JSON-ready dict (tokens masked, as transformers' ``to_dict`` does)."""
+    import json
+
+    return json.loads(args.to_json_string())
+
+
+def save_final(trainer: Any, out: Path, *, meta_name: str, meta: dict[str, Any],
+               extra_files: dict[str, Any] | None = None) -> Path:
+    """Save ``trainer``'s model into ``<out>/final`` atomically (see the module docstring); every rank calls
+    it. ``meta`` goes to ``final/<meta_name>``, ``extra_files`` (name -> JSON object) next to it."""
+    from balancedbio.atomic import atomic_dir, write_json
+
+    final = out / "final"
+    tmp = out / ".final.tmp"
+    trainer.save_model(str(tmp))
+    trainer.accelerator.wait_for_everyone()
+    if trainer.is_world_process_zero():
+        with atomic_dir(final, overwrite=True) as dest:
+            for f in tmp.iterdir():
+                if f.name == "training_args.bin":  # a pickle; training_args.json holds the same as JSON
+                    f.unlink()
+                else:
+                    f.replace(dest / f.name)
+            trainer.processing_class.save_pretrained(str(dest))
+            write_json(dest / "training_args.json", training_args_json(trainer.args))
+            write_json(dest / meta_name, meta)
+            for name, obj in (extra_files or {}).items():
+                write_json(dest / name, obj)
+        tmp.rmdir()
+    trainer.accelerator.wait_for_everyone()
+    return final
+
+
+def run_recipe(name: str, cfg: Any, output_dir: str | Path, *, seed: int, resume: bool,
+               build: Callable[[], Any], metadata: Callable[[Any, Any], dict[str, Any]],
+               extra_files: Callable[[Any, Any], dict[str, Any]] | None = None,
+               after_save: Callable[[Any, Any], None] | None = None) -> Path:
+    """Run one training recipe in the shell (module docstring) and return ``<output_dir>/final``.
+
+    ``build()`` returns the ready trainer; ``metadata(trainer, result)`` the dict written to
+    ``final/balancedbio_<name>.json`` (the config and its hash are added); ``extra_files`` more JSON files
+    for ``final/``; ``after_save(trainer, result)`` runs on rank 0 after the model is saved (summaries,
+    plots).
+    """
+    from balancedbio.atomic import write_json
+    from balancedbio.config import config_hash, to_dict
+    from balancedbio.seed import seed_everything
+
+    seed_everything(seed)
+    out = Path(output_dir)
+    ckpt = resume_guard(out, resume)
+    trainer = build()
+    header = {"config": to_dict(cfg), "config_hash": config_hash(cfg)}
+    if trainer.is_world_process_zero():
+        write_json(out / f"{name}_config.json", header)
+    trainer.accelerator.wait_for_everyone()
+    result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
+    if not math.isfinite(result.training_loss):
+        raise BalancedBioError(f"{out}: training loss is {result.training_loss}; the final model was not saved")
+    bad = check_finite_weights(trainer.model)
+    if bad is not None:
+        raise BalancedBioError(f"{out}: parameter '{bad}' is NaN/inf; the final model was not saved")
+    if trainer.state.global_step < trainer.state.max_steps:
+        log.warning("stopped at step %d of %d; resume with --resume", trainer.state.global_step,
+                    trainer.state.max_steps)
+    meta = {**header, "global_step": trainer.state.global_step, "training_loss": result.training_loss,
+            **metadata(trainer, result)}
+    final = save_final(trainer, out, meta_name=f"balancedbio_{name}.json", meta=meta,
+                       extra_files=extra_files(trainer, result) if extra_files else None)
+    if after_save is not None and trainer.is_world_process_zero():
+        after_save(trainer, result)
+    trainer.accelerator.wait_for_everyone()
+    return final
