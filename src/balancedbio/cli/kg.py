@@ -1,7 +1,7 @@
 """``balancedbio kg``: build, query and verify the medical knowledge graph.
 
     balancedbio kg build [--sources hpo,mondo,doid,go,mesh,hgnc,icd10cm] [--force] [--dest DIR] [--toy]
-    balancedbio kg verify SUBJECT RELATION OBJECT     # JSON; exit 0 if supported, 1 if not
+    balancedbio kg verify SUBJECT RELATION OBJECT     # JSON; exit 0 supported, 1 not, 2 bad input
     balancedbio kg link NAME                          # JSON list of matching entities
     balancedbio kg stats                              # JSON counts, sources and versions
     balancedbio kg check TEXT                         # JSON fact report of a free-text passage
@@ -9,6 +9,9 @@
 SUBJECT/OBJECT are CURIEs (OMIM:219700, HP:0002110, HGNC:1884, ICD10CM:E84) or names ("cystic fibrosis").
 Relations: has_phenotype, has_inheritance, associated_with_gene, has_icd10cm, is_a, part_of, xref and
 their inverses (phenotype_of, gene_associated_with, icd10cm_of, has_subclass, ...).
+verify exits 0 when the graph supports the triple, 1 when it does not (an entity that is not in the
+graph included: the answer is still a JSON verdict), 2 on bad input (unknown relation, an empty
+argument, no graph) with one line on stderr and no JSON.
 """
 
 from __future__ import annotations
@@ -82,6 +85,11 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from balancedbio.errors import ConfigError
+
+    for what in ("subject", "relation", "object"):
+        if not getattr(args, what).strip():
+            raise ConfigError(f"kg verify: {what.upper()} is empty")
     verdict = _open(args).verify(args.subject, args.relation, args.object)
     _print({"subject": args.subject, "relation": args.relation, "object": args.object, **verdict.to_dict()})
     return 0 if verdict.supported else 1
