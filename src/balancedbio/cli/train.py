@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="override the training data (JSONL file or directory)")
     p.add_argument("--output", "-o", default=None, help="override the output directory")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
+    p.add_argument("--force", action="store_true",
+                   help="train from scratch into a non-empty --output (its old checkpoints are removed)")
     add_config_args(p)
     p.set_defaults(func=run)
 

@@ -28,6 +28,7 @@ from balancedbio.config import load_config, option
 from balancedbio.errors import BalancedBioError, DataError
 from balancedbio.jsonl import iter_jsonl
 from balancedbio.models import ModelConfig
+from balancedbio.train.recipe import fresh_output_guard
 from balancedbio.train.weighting import CAPABILITIES, WeightingConfig
 
 log = logging.getLogger(__name__)
@@ -339,6 +340,8 @@ def cli_main(args: Any) -> int:
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_config(GRPORecipeConfig, getattr(args, "config", None), overrides)
+    fresh_output_guard(cfg.output_dir, resume=bool(getattr(args, "resume", False)),
+                       force=bool(getattr(args, "force", False)))
     final = train_grpo(cfg, resume=bool(getattr(args, "resume", False)))
     print(final)
     return 0

@@ -34,6 +34,7 @@ import torch
 from trl import GRPOTrainer
 
 from balancedbio.errors import BalancedBioError
+from balancedbio.model_card import ModelCardMixin
 from balancedbio.surgery import cosine_matrix, surgery_coefficients
 from balancedbio.train.grpo_loss import aggregate_loss, clipped_token_loss
 from balancedbio.train.weighting import CAPABILITIES, HybridWeighter, WeightingConfig, group_advantages
@@ -107,7 +108,7 @@ def _weighted_nansum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
     return torch.where(torch.isnan(sub).all(dim=1), torch.full_like(out, float("nan")), out)
 
 
-class CapabilityGRPOTrainer(GRPOTrainer):
+class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
     """TRL GRPOTrainer with hybrid per-capability rewards and per-capability gradient surgery.
 
     ``capability``: the options above. Dataset rows need a ``capability`` column. ``loss_type`` of the

@@ -97,6 +97,27 @@ def resume_guard(output_dir: str | Path, resume: bool) -> Path | None:
     return ckpt if resume else None
 
 
+def fresh_output_guard(output_dir: str | Path, *, resume: bool, force: bool) -> None:
+    """Standalone ``train``: an output directory that is not empty is refused unless ``--resume`` (continue
+    its checkpoints) or ``--force`` (train from scratch: its old checkpoints are removed first, and its
+    ``final/`` is replaced when the new model is saved), so an old model is never silently overwritten."""
+    import shutil
+
+    out = Path(output_dir)
+    if resume or not out.is_dir():
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    if not force:
+        shown = ", ".join(entries[:4]) + (", ..." if len(entries) > 4 else "")
+        raise BalancedBioError(f"{out}: output directory is not empty ({shown}); pass --force to train "
+                               "into it from scratch, --resume to continue it, or choose another --output")
+    for child in out.iterdir():
+        if re.fullmatch(r"checkpoint-\d+", child.name) and child.is_dir():
+            shutil.rmtree(child)
+
+
 def check_finite_weights(model: Any) -> str | None:
     """Name of the first trainable parameter holding NaN/inf, or None."""
     import torch

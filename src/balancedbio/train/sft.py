@@ -26,7 +26,10 @@ from typing import Any
 from balancedbio.config import load_config, option
 from balancedbio.models import ModelConfig
 from balancedbio.train.data import SFTDataConfig
-from balancedbio.train.recipe import last_checkpoint  # noqa: F401  (re-exported: tests and the pipeline use it)
+from balancedbio.train.recipe import (
+    fresh_output_guard,
+    last_checkpoint,  # noqa: F401  (re-exported: tests and the pipeline use it)
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +183,8 @@ def cli_main(args: Any) -> int:
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_config(SFTRecipeConfig, getattr(args, "config", None), overrides)
+    fresh_output_guard(cfg.output_dir, resume=bool(getattr(args, "resume", False)),
+                       force=bool(getattr(args, "force", False)))
     final = train_sft(cfg, resume=bool(getattr(args, "resume", False)))
     print(final)
     return 0

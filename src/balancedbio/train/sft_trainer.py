@@ -24,11 +24,12 @@ from trl import SFTTrainer
 
 from balancedbio.errors import BalancedBioError
 from balancedbio.losses import sft_loss_from_logps
+from balancedbio.model_card import ModelCardMixin
 
 log = logging.getLogger(__name__)
 
 
-class BalancedSFTTrainer(SFTTrainer):
+class BalancedSFTTrainer(ModelCardMixin, SFTTrainer):
     """SFTTrainer whose loss is ``balancedbio.losses.sft_loss_from_logps`` on fused-head log-probs."""
 
     loss_is_scaled_for_ga = True
