@@ -37,8 +37,8 @@ def model_card(*, base_model: str, trainer: str, model_name: str | None = None, 
     title = model_name or "balancedbio model"
     return "\n".join(front + ["", f"# {title}", "",
                               f"Fine-tuned from {link} with balancedbio's {trainer} (on TRL).", "",
-                              "The training settings are in `balancedbio_*.json` and `training_args.json` "
-                              "next to the weights.", ""])
+                              "Settings: `*_config.json` in this directory; `final/balancedbio_*.json` and "
+                              "`final/training_args.json` describe the saved model.", ""])
 
 
 class ModelCardMixin:
