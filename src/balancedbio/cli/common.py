@@ -7,12 +7,13 @@ import argparse
 from balancedbio.errors import NotBuiltError
 
 
-def add_config_args(parser: argparse.ArgumentParser, *, default_config: str | None = None) -> None:
-    """``--config FILE`` plus trailing ``KEY=VALUE`` overrides (dotted keys, YAML values)."""
+def add_config_args(parser: argparse.ArgumentParser, *, example: str, default_config: str | None = None) -> None:
+    """``--config FILE`` plus ``KEY=VALUE`` overrides (dotted keys, YAML values) anywhere after the verb;
+    ``example`` shows overrides of this verb's own config (tests check they are valid keys)."""
     parser.add_argument("--config", "-c", default=default_config, metavar="FILE",
                         help="YAML recipe" + (f" (default: {default_config})" if default_config else ""))
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="override config values, e.g. train.lr=1e-4 model.use_lora=true")
+                        help=f"override config values, e.g. {example}")
 
 
 def add_model_arg(parser: argparse.ArgumentParser, *, flag: str = "--model",

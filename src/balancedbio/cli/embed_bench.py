@@ -1,4 +1,4 @@
-"""``balancedbio embed-bench``: downstream biology benchmarks of model embeddings (BFT paper, METHODS.md s.8).
+"""``balancedbio embed-bench``: downstream biology benchmarks of model embeddings (BFT paper, docs/embeddings.md).
 
     balancedbio embed-bench --models base --output runs/embed-bench
     balancedbio embed-bench --models base,bft=runs/bft/final,dft=runs/dft/final --config configs/embed.yaml
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="base", help="comma-separated LABEL=MODEL or MODEL (default: base)")
     p.add_argument("--output", "-o", default="runs/embed-bench", help="report directory (default: %(default)s)")
-    add_config_args(p)
+    add_config_args(p, example="n_pairs=2000 process_sets=20")
     p.set_defaults(func=run)
 
 

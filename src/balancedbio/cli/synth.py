@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same bytes)")
     p.add_argument("--graph", default=None, help="knowledge graph directory (default: the built graph)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run into --output")
-    add_config_args(p)
+    add_config_args(p, example="test_fraction=0.2 mix.expertise=2")
     p.set_defaults(func=run)
 
 

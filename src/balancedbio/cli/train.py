@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
     p.add_argument("--force", action="store_true",
                    help="train from scratch into a non-empty --output (its old checkpoints are removed)")
-    add_config_args(p)
+    add_config_args(p, example="train.lr=1e-4 model.use_lora=true (nll, dft, bft) or lr=1e-6 steps=20 (grpo)")
     p.set_defaults(func=run)
 
 

@@ -1,4 +1,4 @@
-"""``embed-bench``: the downstream biology benchmarks of the BFT paper (arXiv 2511.21075, METHODS.md s.8)
+"""``embed-bench``: the downstream biology benchmarks of the BFT paper (arXiv 2511.21075, docs/embeddings.md)
 in one report: gene-gene interaction (CORUM, liana ligand-receptor) from gene-profile embeddings, GO-BP
 process naming (GeneAgent-style), and optionally perturbation response on a user's ``.h5ad`` screen.
 

@@ -1,4 +1,4 @@
-"""Gene-gene interaction prediction from text embeddings (BFT paper, arXiv 2511.21075; METHODS.md s.8).
+"""Gene-gene interaction prediction from text embeddings (BFT paper, arXiv 2511.21075; docs/embeddings.md).
 
 Each gene has one embedding (of its profile text). A pair (a, b) becomes the symmetric feature vector
 ``[e_a * e_b, |e_a - e_b|]``; a scikit-learn logistic regression predicts interaction, scored by AUROC and

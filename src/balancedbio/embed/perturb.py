@@ -1,4 +1,4 @@
-"""Single-cell perturbation response from gene embeddings (BFT paper, arXiv 2511.21075; METHODS.md s.8).
+"""Single-cell perturbation response from gene embeddings (BFT paper, arXiv 2511.21075; docs/embeddings.md).
 
 Input layout (an AnnData ``.h5ad``, read with ``anndata``): cells in rows of ``X`` (dense or sparse,
 normalised/log expression), measured genes in ``var``, and one column of ``.obs`` (``perturbation_key``,

@@ -1,5 +1,5 @@
-"""Gene profiles: the text about a gene that gets embedded (BFT paper, arXiv 2511.21075, section 8 of
-METHODS.md).
+"""Gene profiles: the text about a gene that gets embedded (BFT paper, arXiv 2511.21075; see
+docs/embeddings.md).
 
 Two sources, behind :func:`gene_profiles`:
 

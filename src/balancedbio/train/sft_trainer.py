@@ -9,7 +9,7 @@ Denominators (the one place they are decided):
 - ``nll`` / ``dft``: token sum over the whole optimizer step's tokens, exactly as TRL (``num_items_in_batch``
   counts the tokens of every accumulated micro-batch on every rank; DDP averages gradients, so the loss is
   multiplied by the number of processes).
-- ``bft``: plain mean over the micro-batch's samples (METHODS.md), divided by the number of accumulated
+- ``bft``: plain mean over the micro-batch's samples (docs/bft.md), divided by the number of accumulated
   micro-batches; DDP averages over ranks, so one optimizer step is a mean over all of its samples.
 Either way the returned loss is already scaled for gradient accumulation (``loss_is_scaled_for_ga``).
 """
