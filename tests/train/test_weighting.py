@@ -1,4 +1,5 @@
-"""Hybrid reward weighting: fixed, inverse-variance (online noise estimates), GDPO; group advantages."""
+"""Hybrid reward weighting: fixed, inverse-variance (two-level noise estimates within and between prompt
+groups, planted with a binary rule score and a compressed similarity score), GDPO; group advantages."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from balancedbio.train.weighting import (
     group_normalize,
     min_variance_alpha,
     noise_variances,
+    two_level_noise,
 )
 
 NAN = float("nan")
@@ -42,28 +44,83 @@ def test_min_variance_alpha_and_two_instrument_estimate():
     assert cov == pytest.approx(1 / 12, abs=5e-3)
 
 
-def test_inverse_variance_online_converges_to_less_noisy_score():
-    cfg = WeightingConfig(mode="inverse_variance", ema=0.8, min_samples=8, alpha_clip=[0.0, 1.0])
+def plant(prompts, sd_model, *, g=4, b=0.1, sd_prompt=0.2, seed=0):
+    """Binary rule score and compressed similarity of one latent quality, in prompt groups of ``g``.
+
+    q = 0.5 + u_i + v_ij (prompt difficulty u, sd ``sd_prompt``; completion part v, sd 0.1), clipped to
+    [0.02, 0.98]; rule ~ Bernoulli(q) (noise variance E[q(1 - q)]); similarity = 0.6 + nu_i + b q + e
+    (prompt offset nu, sd 0.03; noise sd ``sd_model``, i.e. sd_model^2 / b^2 in rule units)."""
+    gen = torch.Generator().manual_seed(seed)
+    u = sd_prompt * torch.randn(prompts, 1, generator=gen)
+    q = (0.5 + u + 0.1 * torch.randn(prompts, g, generator=gen)).clamp(0.02, 0.98)
+    rule = torch.bernoulli(q, generator=gen)
+    model = 0.6 + 0.03 * torch.randn(prompts, 1, generator=gen) + b * q + sd_model * torch.randn(prompts, g, generator=gen)
+    centred = q - q.mean(1, keepdim=True)
+    truth = {"s_rule": float((q * (1 - q)).mean()), "s_model": sd_model ** 2 / b ** 2, "scale": b,
+             "var_within": float((centred ** 2).sum(1).mean() / (g - 1))}
+    truth["alpha"] = truth["s_model"] / (truth["s_rule"] + truth["s_model"])
+    return rule.view(-1), model.view(-1), truth
+
+
+@pytest.mark.parametrize(("sd_model", "seed"), [(0.02, 0), (0.02, 1), (0.1, 2), (0.1, 3)])
+def test_two_level_estimate_recovers_planted_noise_of_binary_rule_and_compressed_similarity(sd_model, seed):
+    rule, model, truth = plant(20000, sd_model, seed=seed)
+    est = two_level_noise(rule, model, 4, floor=1e-6)
+    assert est.scale == pytest.approx(truth["scale"], rel=0.08)
+    assert est.s_rule == pytest.approx(truth["s_rule"], rel=0.03)
+    assert est.s_model == pytest.approx(truth["s_model"], rel=0.12)
+    assert est.var_within == pytest.approx(truth["var_within"], rel=0.2)
+    assert min_variance_alpha(est.s_rule, est.s_model) == pytest.approx(truth["alpha"], abs=0.02)
+    # the pooled one-level estimate reads the similarity's compressed scale as low noise and puts (nearly)
+    # all weight on it, whichever score is the noisier one: the failure the two-level estimate removes
+    s_r, s_m, _ = noise_variances(rule, model, floor=1e-6)
+    assert min_variance_alpha(s_r, s_m) < 0.05
+
+
+def test_inverse_variance_online_recovers_alpha_and_weights_the_cleaner_capability():
+    cfg = WeightingConfig(mode="inverse_variance", ema=0.99, alpha_clip=[0.0, 1.0], w_clip=[0.1, 10.0])
     w = HybridWeighter(cfg, ["expertise", "reasoning"])
-    gen = torch.Generator().manual_seed(1)
-    for _ in range(60):
-        q = torch.rand(64, generator=gen)
-        rule = torch.cat([q[:32] + 0.05 * torch.randn(32, generator=gen), q[32:] + 0.4 * torch.randn(32, generator=gen)])
-        model = torch.cat([q[:32] + 0.4 * torch.randn(32, generator=gen), q[32:] + 0.05 * torch.randn(32, generator=gen)])
-        rewards, weight, metrics = w.combine(rule, model, ["expertise"] * 32 + ["reasoning"] * 32, 4)
-    # expected alpha = s_m / (s_r + s_m) = 0.16 / 0.1625 ~ 0.985 for expertise, ~0.015 for reasoning
-    assert metrics["alpha/expertise"] > 0.9 and metrics["alpha/reasoning"] < 0.1
-    assert torch.isfinite(rewards).all() and all(math.isfinite(v) for v in metrics.values())
-    state = w.state_dict()
+    for step in range(150):  # 8 prompt groups of 4 per capability and step
+        r1, m1, t1 = plant(8, 0.02, seed=2 * step)
+        r2, m2, t2 = plant(8, 0.1, seed=2 * step + 1)
+        rewards, weight, metrics = w.combine(torch.cat([r1, r2]), torch.cat([m1, m2]),
+                                             ["expertise"] * 32 + ["reasoning"] * 32, 4)
+    assert metrics["alpha/expertise"] == pytest.approx(0.165, abs=0.06)   # planted: 0.04 / (0.204 + 0.04)
+    assert metrics["alpha/reasoning"] == pytest.approx(0.83, abs=0.06)    # planted: 1.0 / (0.204 + 1.0)
+    assert metrics["scale/expertise"] == pytest.approx(0.1, rel=0.2)
+    assert metrics["w/expertise"] > 1.0 > metrics["w/reasoning"]          # the cleaner hybrid moves the policy more
+    a, b = metrics["alpha/expertise"], metrics["scale/expertise"]
+    assert torch.allclose(rewards[:32], a * r1 + (1 - a) * m1 / b, atol=1e-5)
+    assert weight[:32].eq(metrics["w/expertise"]).all() and torch.isfinite(rewards).all()
     w2 = HybridWeighter(cfg, ["expertise", "reasoning"])
-    w2.load_state_dict(state)
-    assert w2.alpha("expertise") == w.alpha("expertise")
+    w2.load_state_dict(w.state_dict())
+    assert w2.alpha("expertise") == w.alpha("expertise") and w2.scale("reasoning") == w.scale("reasoning")
+
+
+def test_not_identified_without_variation_between_prompts():
+    """Every prompt equally hard: the model score's scale is not identified, so the configured alpha stays."""
+    rule, model, _ = plant(4000, 0.05, sd_prompt=0.0)
+    w = HybridWeighter(WeightingConfig(mode="inverse_variance"), ["expertise"])
+    estimates = [two_level_noise(rule[i:i + 800], model[i:i + 800], 4) for i in range(0, 16000, 800)]
+    assert sum(e is None for e in estimates) >= 5  # sampling noise identifies some batches spuriously
+    _, _, metrics = w.combine(torch.ones(8), torch.rand(8), ["expertise"] * 8, 4)  # no variation at all
+    assert metrics["alpha/expertise"] == 0.7 and "scale/expertise" not in metrics
+
+
+def test_old_state_layout_starts_afresh():
+    w = HybridWeighter(WeightingConfig(mode="inverse_variance"), ["expertise"])
+    w.load_state_dict({"moments": {"expertise": [0.0] * 5}, "seen": {"expertise": 100}})
+    assert w.seen["expertise"] == 0 and w.alpha("expertise") == 0.7
 
 
 def test_inverse_variance_uses_configured_alpha_before_min_samples():
     w = HybridWeighter(WeightingConfig(mode="inverse_variance", min_samples=100), ["expertise"])
-    _, _, metrics = w.combine(torch.rand(8), torch.rand(8), ["expertise"] * 8, 4)
+    rule, model, _ = plant(8, 0.02)
+    _, _, metrics = w.combine(rule, model, ["expertise"] * 32, 4)
     assert metrics["alpha/expertise"] == 0.7 and metrics["w/expertise"] == 1.0
+    w = HybridWeighter(WeightingConfig(mode="inverse_variance", min_groups=9), ["expertise"])
+    _, _, metrics = w.combine(rule, model, ["expertise"] * 32, 4)
+    assert metrics["alpha/expertise"] == 0.7
 
 
 def test_gdpo_normalises_each_score_in_its_group():
@@ -98,17 +155,16 @@ def test_unknown_capability_and_config_validation():
 
 def test_rule_only_capability_keeps_its_weight_without_blocking_the_others():
     """Instruction rows have no model score: they keep the configured weight; the others are re-weighted."""
-    cfg = WeightingConfig(mode="inverse_variance", ema=0.5, min_samples=4)
+    cfg = WeightingConfig(mode="inverse_variance", ema=0.99)
     w = HybridWeighter(cfg, ["expertise", "reasoning", "instruction"])
-    gen = torch.Generator().manual_seed(0)
-    caps = ["expertise"] * 16 + ["reasoning"] * 16 + ["instruction"] * 16
-    for _ in range(20):
-        q = torch.rand(48, generator=gen)
-        noise = torch.cat([0.05 * torch.randn(16, generator=gen), 0.5 * torch.randn(16, generator=gen),
-                           torch.zeros(16)])
-        rule = q + noise
-        model = torch.cat([q[:32] + 0.2 * torch.randn(32, generator=gen), torch.full((16,), NAN)])
+    caps = ["expertise"] * 32 + ["reasoning"] * 32 + ["instruction"] * 16
+    for step in range(60):
+        r1, m1, _ = plant(8, 0.02, seed=3 * step)
+        r2, m2, _ = plant(8, 0.1, seed=3 * step + 1)
+        r3, _, _ = plant(4, 0.1, seed=3 * step + 2)
+        rule = torch.cat([r1, r2, r3])
+        model = torch.cat([m1, m2, torch.full((16,), NAN)])
         _, weight, metrics = w.combine(rule, model, caps, 4)
     assert metrics["w/instruction"] == 1.0                       # configured weight, no estimate possible
     assert metrics["w/expertise"] > 1.0 > metrics["w/reasoning"]  # the cleaner capability moves the policy more
-    assert weight[:16].eq(metrics["w/expertise"]).all() and weight[32:].eq(1.0).all()
+    assert weight[:32].eq(metrics["w/expertise"]).all() and weight[64:].eq(1.0).all()

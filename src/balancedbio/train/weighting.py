@@ -1,19 +1,24 @@
-"""Hybrid reward weighting for Capability-Aware GRPO: r_c = alpha_c * rule + (1 - alpha_c) * model, times w_c.
+"""Hybrid reward weighting for Capability-Aware GRPO: r_c = alpha_c * rule + (1 - alpha_c) * model / b_c, times w_c.
 
 BalancedBio (Wu et al., arXiv 2508.04278) names an "optimal hybrid reward weighting" without publishing its
-formula; the three modes below are our design (derivation in ``docs/grpo.md``):
+formula; the three modes below are our design (derivation in ``docs/methods.md``):
 
-* ``fixed``            alpha_c and w_c from the config.
-* ``inverse_variance`` alpha_c is the minimum-variance combination of the two scores. Both scores are read
-                       as noisy measurements of one latent quality q on a common [0, 1] scale,
-                       ``rule = q + e_r``, ``model = q + e_m``, with independent zero-mean noise. Then
-                       ``Cov(rule, model) = Var(q)``, so the noise variances are identified as
-                       ``s_r = Var(rule) - Cov``, ``s_m = Var(model) - Cov`` (the two-instrument
-                       estimator of Grubbs, 1948), estimated online with an exponential moving average of
-                       the batch moments, and ``alpha_c = s_m / (s_r + s_m)`` minimises the noise variance
-                       ``alpha^2 s_r + (1 - alpha)^2 s_m`` of the hybrid. w_c is proportional to the inverse
-                       noise variance of the hybrid, normalised to mean 1 over the capabilities present and
-                       clipped to ``w_clip``.
+* ``fixed``            alpha_c and w_c from the config (b_c = 1).
+* ``inverse_variance`` alpha_c is the minimum-variance combination of the two scores *within prompt groups*
+                       (the variation GRPO's advantages use), on the rule score's scale. Per capability, the
+                       completion j of prompt i is read as ``rule = q_ij + e_r``,
+                       ``model = nu_i + b q_ij + e_m`` with latent quality ``q_ij = u_i + v_ij`` (prompt
+                       difficulty plus the completion's own part), a prompt offset nu_i of the model score
+                       (e.g. the gold answer's length) and independent completion-level noise. Two scores of
+                       one latent do not identify their noise levels when their scales differ (three moments,
+                       four unknowns); the prompt groups add the missing equations: within-group moments
+                       give ``b Var(v)``, ``Var(v) + s_r``, ``b^2 Var(v) + s_m``; between-group moments of
+                       the group means give ``Var(u)`` and ``b Var(u)``, hence the scale b, and with it the
+                       noise variances of both scores in rule units (:func:`two_level_noise`).
+                       ``alpha_c = s_m' / (s_r + s_m')`` with ``s_m' = s_m / b^2``, the model score enters
+                       as ``model / b``, and w_c is proportional to the within-group signal-to-noise ratio
+                       ``Var(v) / V(alpha_c)`` of the hybrid, normalised to mean 1 and clipped to
+                       ``w_clip``. Moments are running averages (``ema``) over steps.
 * ``gdpo``             GDPO (arXiv 2601.05242): each score is normalised within its prompt group (z-score),
                        then summed with weights alpha_c / (1 - alpha_c); w_c from the config.
 
@@ -28,7 +33,7 @@ Example::
 
 from __future__ import annotations
 
-import math
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +42,8 @@ import torch
 from balancedbio.config import option
 from balancedbio.rows import CAPABILITIES
 
+log = logging.getLogger(__name__)
+
 MODES = ("fixed", "inverse_variance", "gdpo")
 
 
@@ -44,23 +51,30 @@ MODES = ("fixed", "inverse_variance", "gdpo")
 class WeightingConfig:
     """How the rule-based and model-based rewards are mixed, and how capabilities are weighted."""
 
-    mode: str = option("inverse_variance", "fixed | inverse_variance | gdpo (see docs/grpo.md).", choices=MODES)
+    mode: str = option("inverse_variance", "fixed | inverse_variance | gdpo (see docs/methods.md).", choices=MODES)
     alpha: dict[str, float] = option(
         {"expertise": 0.7, "reasoning": 0.7, "instruction": 1.0, "integration": 0.7},
         "Weight of the rule-based score per capability (fixed and gdpo modes; the starting value of "
-        "inverse_variance until min_samples scored pairs were seen).")
+        "inverse_variance until its noise estimates exist).")
     weights: dict[str, float] = option(
         {"expertise": 1.0, "reasoning": 1.0, "instruction": 1.0, "integration": 1.0},
         "Capability weights w_c (fixed and gdpo modes).")
-    ema: float = option(0.9, "Momentum of the online moment estimates (inverse_variance).", min=0.0, max=1.0)
-    min_samples: int = option(8, "Scored (rule, model) pairs a capability needs before alpha is estimated.", min=2)
-    noise_floor: float = option(1e-3, "Lower bound on each noise variance estimate.", min=0.0, min_exclusive=True)
+    ema: float = option(0.98, "Decay of the running moment sums per step (inverse_variance; 1 keeps all steps).",
+                        min=0.0, max=1.0)
+    min_samples: int = option(8, "Scored (rule, model) pairs a capability needs before alpha is estimated "
+                              "(and at least min_groups prompt groups).", min=2)
+    min_groups: int = option(4, "Prompt groups a capability needs before alpha is estimated (the scale of the "
+                             "model score comes from the variation between prompts).", min=2)
+    noise_floor: float = option(1e-3, "Lower bound on each noise variance estimate (rule-score units).", min=0.0,
+                                min_exclusive=True)
     alpha_clip: list[float] = option([0.05, 0.95], "Range alpha_c is clipped to (inverse_variance).")
     w_clip: list[float] = option([0.5, 2.0], "Range w_c is clipped to (inverse_variance).")
 
 
 def noise_variances(rule: torch.Tensor, model: torch.Tensor, floor: float = 1e-3) -> tuple[float, float, float]:
-    """Two-instrument noise estimate from paired scores [N] (NaN pairs ignored): (s_rule, s_model, cov)."""
+    """One-level two-instrument estimate from pooled paired scores [N] (NaN pairs ignored):
+    (s_rule, s_model, cov). Valid only when both scores share one scale; kept as the reference that
+    :func:`two_level_noise` replaces (see docs/methods.md)."""
     ok = ~(torch.isnan(rule) | torch.isnan(model))
     r, m = rule[ok].double(), model[ok].double()
     if r.numel() < 2:
@@ -73,6 +87,85 @@ def noise_variances(rule: torch.Tensor, model: torch.Tensor, floor: float = 1e-3
 def min_variance_alpha(s_rule: float, s_model: float) -> float:
     """alpha minimising alpha^2 s_rule + (1 - alpha)^2 s_model: s_model / (s_rule + s_model)."""
     return s_model / (s_rule + s_model)
+
+
+# sums over prompt groups kept per capability: groups, pairs, within-group covariances (rr, mm, rm),
+# group means (r, m), their products (rr, mm, rm) and 1 / pairs
+MOMENTS = ("groups", "pairs", "w_rr", "w_mm", "w_rm", "r", "m", "rr", "mm", "rm", "inv_n")
+
+
+@dataclass(frozen=True)
+class NoiseEstimate:
+    """Two-level noise estimate of one capability, in rule-score units.
+
+    scale: b, model-score units per rule unit; var_between / var_within: Var(u) / Var(v) of the latent
+    quality; s_rule / s_model: noise variances of the rule score and of model / b.
+    """
+
+    scale: float
+    var_between: float
+    var_within: float
+    s_rule: float
+    s_model: float
+
+
+def group_moments(rule: torch.Tensor, model: torch.Tensor, num_generations: int) -> torch.Tensor:
+    """Sums of :data:`MOMENTS` [11] over the prompt groups (consecutive ``num_generations``) of paired scores [N];
+    pairs with a NaN are left out, groups with fewer than 2 pairs are skipped."""
+    r = rule.double().view(-1, num_generations)
+    m = model.double().view(-1, num_generations)
+    ok = ~(torch.isnan(r) | torch.isnan(m))                                 # [P, G]
+    n = ok.sum(1)
+    keep = n >= 2
+    r, m, ok, n = r[keep], m[keep], ok[keep], n[keep].double()
+    out = torch.zeros(len(MOMENTS), dtype=torch.float64)
+    if r.shape[0] == 0:
+        return out
+    r = torch.where(ok, r, torch.zeros_like(r))
+    m = torch.where(ok, m, torch.zeros_like(m))
+    mr, mm = r.sum(1) / n, m.sum(1) / n                                   # group means [P']
+    dr = torch.where(ok, r - mr[:, None], torch.zeros_like(r))
+    dm = torch.where(ok, m - mm[:, None], torch.zeros_like(m))
+    out[0], out[1] = float(r.shape[0]), float(n.sum())
+    out[2] = ((dr * dr).sum(1) / (n - 1)).sum()
+    out[3] = ((dm * dm).sum(1) / (n - 1)).sum()
+    out[4] = ((dr * dm).sum(1) / (n - 1)).sum()
+    out[5], out[6] = mr.sum(), mm.sum()
+    out[7], out[8], out[9] = (mr * mr).sum(), (mm * mm).sum(), (mr * mm).sum()
+    out[10] = (1.0 / n).sum()
+    return out
+
+
+def estimate_noise(sums: torch.Tensor | list[float], floor: float = 1e-3) -> NoiseEstimate | None:
+    """Noise estimate from :func:`group_moments` sums, or None where it is not identified (fewer than 2
+    groups, no variation between prompts, or the scores do not rise together between prompts).
+
+    Within groups: W_rr = Var(v) + s_r, W_mm = b^2 Var(v) + s_m, W_rm = b Var(v). Between group means
+    (n pairs each): B_rr = Var(u) + W_rr / n, B_rm = b Var(u) + W_rm / n (nu_i only enters B_mm).
+    """
+    x = [float(v) for v in sums]
+    g = x[0]
+    if g < 2:
+        return None
+    w_rr, w_mm, w_rm = x[2] / g, x[3] / g, x[4] / g
+    mean_r, mean_m, inv_n = x[5] / g, x[6] / g, x[10] / g
+    b_rr = x[7] / g - mean_r * mean_r
+    b_rm = x[9] / g - mean_r * mean_m
+    var_u = b_rr - inv_n * w_rr
+    b_var_u = b_rm - inv_n * w_rm
+    if var_u <= 1e-12 or b_var_u <= 0:
+        return None
+    b = b_var_u / var_u
+    var_v = max(w_rm / b, 0.0)
+    s_r = max(w_rr - var_v, floor)
+    s_m = max((w_mm - b * max(w_rm, 0.0)) / (b * b), floor)
+    return NoiseEstimate(scale=b, var_between=var_u, var_within=var_v, s_rule=s_r, s_model=s_m)
+
+
+def two_level_noise(rule: torch.Tensor, model: torch.Tensor, num_generations: int,
+                    floor: float = 1e-3) -> NoiseEstimate | None:
+    """:func:`estimate_noise` of one batch of paired scores [N] in prompt groups of ``num_generations``."""
+    return estimate_noise(group_moments(rule, model, num_generations), floor)
 
 
 def group_normalize(x: torch.Tensor, num_generations: int, eps: float = 1e-4) -> torch.Tensor:
@@ -94,74 +187,89 @@ def _mix(a: torch.Tensor, b: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 
 
 class HybridWeighter:
-    """Online state of the hybrid weighting (moment EMAs per capability); ``state_dict`` for checkpoints."""
+    """Online state of the hybrid weighting (decayed moment sums per capability); ``state_dict`` for
+    checkpoints."""
 
     def __init__(self, cfg: WeightingConfig, capabilities: list[str] | tuple[str, ...] = CAPABILITIES):
         self.cfg = cfg
         self.capabilities = list(capabilities)
-        # per capability: EMA of E[r], E[m], E[r^2], E[m^2], E[rm], and the number of pairs seen
-        self.moments: dict[str, list[float]] = {c: [0.0] * 5 for c in self.capabilities}
+        self.moments: dict[str, list[float]] = {c: [0.0] * len(MOMENTS) for c in self.capabilities}
         self.seen: dict[str, int] = {c: 0 for c in self.capabilities}
+        self.groups: dict[str, int] = {c: 0 for c in self.capabilities}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"moments": {k: list(v) for k, v in self.moments.items()}, "seen": dict(self.seen)}
+        return {"moments": {k: list(v) for k, v in self.moments.items()}, "seen": dict(self.seen),
+                "groups": dict(self.groups), "layout": list(MOMENTS)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("layout") != list(MOMENTS):
+            log.warning("weighting state from an older layout: the noise estimates start afresh")
+            return
         self.moments = {k: list(v) for k, v in state["moments"].items()}
         self.seen = {k: int(v) for k, v in state["seen"].items()}
+        self.groups = {k: int(v) for k, v in state["groups"].items()}
 
-    def _update(self, cap: str, r: torch.Tensor, m: torch.Tensor) -> None:
-        ok = ~(torch.isnan(r) | torch.isnan(m))
-        r, m = r[ok].double(), m[ok].double()
-        if r.numel() == 0:
+    def _update(self, cap: str, r: torch.Tensor, m: torch.Tensor, num_generations: int) -> None:
+        batch = group_moments(r, m, num_generations)
+        if batch[0] == 0:
             return
-        batch = [float(r.mean()), float(m.mean()), float((r * r).mean()), float((m * m).mean()), float((r * m).mean())]
-        if self.seen[cap] == 0:
-            self.moments[cap] = batch
-        else:
-            beta = self.cfg.ema
-            self.moments[cap] = [beta * old + (1 - beta) * new for old, new in zip(self.moments[cap], batch)]
-        self.seen[cap] += int(r.numel())
+        beta = self.cfg.ema
+        self.moments[cap] = [beta * old + float(new) for old, new in zip(self.moments[cap], batch)]
+        self.seen[cap] += int(batch[1])
+        self.groups[cap] += int(batch[0])
+
+    def estimate(self, cap: str) -> NoiseEstimate | None:
+        """Current noise estimate of a capability (None before min_samples pairs / min_groups groups, or
+        while not identified)."""
+        if self.seen.get(cap, 0) < self.cfg.min_samples or self.groups.get(cap, 0) < self.cfg.min_groups:
+            return None
+        return estimate_noise(self.moments[cap], self.cfg.noise_floor)
 
     def noise(self, cap: str) -> tuple[float, float]:
-        """Current (s_rule, s_model) noise variance estimates of a capability (NaN before min_samples)."""
-        if self.seen.get(cap, 0) < self.cfg.min_samples:
-            return float("nan"), float("nan")
-        er, em, err, emm, erm = self.moments[cap]
-        cov = max(erm - er * em, 0.0)
-        floor = self.cfg.noise_floor
-        return max(err - er * er - cov, floor), max(emm - em * em - cov, floor)
+        """Current (s_rule, s_model) noise variances of a capability in rule units (NaN without an estimate)."""
+        est = self.estimate(cap)
+        return (float("nan"), float("nan")) if est is None else (est.s_rule, est.s_model)
 
     def alpha(self, cap: str) -> float:
         if self.cfg.mode == "inverse_variance":
-            s_r, s_m = self.noise(cap)
-            if not math.isnan(s_r):
+            est = self.estimate(cap)
+            if est is not None:
                 lo, hi = self.cfg.alpha_clip
-                return min(hi, max(lo, min_variance_alpha(s_r, s_m)))
+                return min(hi, max(lo, min_variance_alpha(est.s_rule, est.s_model)))
         return float(self.cfg.alpha.get(cap, 0.5))
+
+    def scale(self, cap: str) -> float:
+        """b_c: the model score enters the hybrid as model / b_c (1 without an estimate or outside
+        inverse_variance)."""
+        if self.cfg.mode == "inverse_variance":
+            est = self.estimate(cap)
+            if est is not None:
+                return est.scale
+        return 1.0
 
     def weights(self, present: list[str]) -> dict[str, float]:
         """Capability weights w_c for the capabilities ``present`` in a batch.
 
-        ``inverse_variance``: w_c proportional to 1 / V_c(alpha_c) over the capabilities that have noise
-        estimates, normalised to mean 1 among them and clipped to ``w_clip``. A capability without an
-        estimate (fewer than ``min_samples`` pairs, or one that never has both scores, e.g. instruction
-        following with no gold answer) keeps its configured weight and does not hold the others back.
+        ``inverse_variance``: w_c proportional to the within-group signal-to-noise ratio Var(v) / V(alpha_c)
+        of the hybrid over the capabilities that have estimates, normalised to mean 1 among them and
+        clipped to ``w_clip``. A capability without an estimate (too few pairs or groups, not identified,
+        or one that never has both scores, e.g. instruction following with no gold answer) keeps its
+        configured weight and does not hold the others back.
         """
         fixed = {c: float(self.cfg.weights.get(c, 1.0)) for c in present}
         if self.cfg.mode != "inverse_variance":
             return fixed
-        inv: dict[str, float] = {}
+        snr: dict[str, float] = {}
         for c in present:
-            s_r, s_m = self.noise(c)
-            if not math.isnan(s_r):
+            est = self.estimate(c)
+            if est is not None:
                 a = self.alpha(c)
-                inv[c] = 1.0 / (a * a * s_r + (1 - a) ** 2 * s_m)
-        if len(inv) < 2:
+                snr[c] = est.var_within / (a * a * est.s_rule + (1 - a) ** 2 * est.s_model)
+        mean = sum(snr.values()) / len(snr) if snr else 0.0
+        if len(snr) < 2 or mean <= 0:
             return fixed  # relative weights need at least two capabilities with estimates
-        mean = sum(inv.values()) / len(inv)
         lo, hi = self.cfg.w_clip
-        return {**fixed, **{c: min(hi, max(lo, v / mean)) for c, v in inv.items()}}
+        return {**fixed, **{c: min(hi, max(lo, v / mean)) for c, v in snr.items()}}
 
     def combine(self, rule: torch.Tensor, model: torch.Tensor, capabilities: list[str],
                 num_generations: int, *, update: bool = True) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -169,7 +277,8 @@ class HybridWeighter:
 
         ``rule`` / ``model``: [N] scores (NaN = not applicable); ``capabilities``: N names, constant within
         each consecutive group of ``num_generations``. Updates the online estimates first (inverse_variance),
-        so alpha uses this batch too (``update=False``, e.g. for evaluation batches, leaves them). Returns metrics ``alpha/<cap>``, ``w/<cap>`` for logging.
+        so alpha uses this batch too (``update=False``, e.g. for evaluation batches, leaves them). Returns
+        metrics ``alpha/<cap>``, ``w/<cap>``, ``scale/<cap>`` and the noise estimates for logging.
         """
         n = rule.shape[0]
         if model.shape[0] != n or len(capabilities) != n:
@@ -179,26 +288,30 @@ class HybridWeighter:
         if unknown:
             raise ValueError(f"unknown capability {unknown[0]!r}; expected one of {', '.join(self.capabilities)}")
         cap_index = torch.tensor([self.capabilities.index(c) for c in capabilities], device=rule.device)
+        group_cap = cap_index.view(-1, num_generations)[:, 0]
         if self.cfg.mode == "inverse_variance" and update:
             for c in present:
-                sel = cap_index == self.capabilities.index(c)
-                self._update(c, rule[sel], model[sel])
+                groups = (group_cap == self.capabilities.index(c)).repeat_interleave(num_generations)
+                self._update(c, rule[groups], model[groups], num_generations)
         alpha_list = [self.alpha(c) for c in self.capabilities]
-        alphas = torch.tensor(alpha_list, dtype=rule.dtype, device=rule.device)
-        alpha = alphas[cap_index]                                         # [N]
+        scale_list = [self.scale(c) for c in self.capabilities]
+        alpha = torch.tensor(alpha_list, dtype=rule.dtype, device=rule.device)[cap_index]       # [N]
+        scale = torch.tensor(scale_list, dtype=rule.dtype, device=rule.device)[cap_index]       # [N]
         if self.cfg.mode == "gdpo":
             rewards = _mix(group_normalize(rule, num_generations), group_normalize(model, num_generations), alpha)
         else:
-            rewards = _mix(rule, model, alpha)
+            rewards = _mix(rule, model / scale, alpha)
         w = self.weights(present)
         weight = torch.tensor([w.get(c, 1.0) for c in capabilities], dtype=rule.dtype, device=rule.device)
         metrics = {f"alpha/{c}": alpha_list[self.capabilities.index(c)] for c in present}
         metrics.update({f"w/{c}": w[c] for c in present})
         for c in present:
-            s_r, s_m = self.noise(c)
-            if not math.isnan(s_r):
-                metrics[f"noise_rule/{c}"] = s_r
-                metrics[f"noise_model/{c}"] = s_m
+            est = self.estimate(c) if self.cfg.mode == "inverse_variance" else None
+            if est is not None:
+                metrics[f"scale/{c}"] = est.scale
+                metrics[f"noise_rule/{c}"] = est.s_rule
+                metrics[f"noise_model/{c}"] = est.s_model
+                metrics[f"signal_within/{c}"] = est.var_within
         return rewards, weight, metrics
 
 
