@@ -139,7 +139,7 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
     assert main(["train", "--method", "grpo", "--config", config, "--data", str(tmp_path / "missing.jsonl")]) == 2
     assert main(["train", "--method", "grpo", "--config", config, "surgery=gradvac"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "missing.jsonl: training data not found" in err[0] and "'surgery'" in err[1]
+    assert len(err) == 2 and "file not found: " in err[0] and "missing.jsonl" in err[0] and "'surgery'" in err[1]
 
 
 def test_grpo_from_a_lora_adapter_keeps_training_that_adapter(tmp_path, tiny_model_dir):

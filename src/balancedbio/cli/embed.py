@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="texts per batch (default 16)")
     p.add_argument("--max-length", type=int, default=256, help="truncate texts to this many tokens")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if present)")
+    p.add_argument("--force", action="store_true", help="replace an existing --output file")
     p.set_defaults(func=run)
 
 
@@ -40,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
         write_embeddings_parquet,
     )
     from balancedbio.errors import ConfigError
+    from balancedbio.inputs import check_output_file, check_text_file
 
     if args.batch_size < 1 or args.max_length < 1:
         raise ConfigError("--batch-size and --max-length must be at least 1")
+    check_text_file(args.input)
+    check_output_file(args.output, force=args.force)  # before any work
     ids, texts = read_texts_jsonl(args.input)
     spec = args.model or "default"
     if spec.lower() != MINILM:

@@ -47,8 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from balancedbio.config import load_config
     from balancedbio.embed.bench import EmbedBenchConfig, run_embed_bench
+    from balancedbio.inputs import check_output_dir
     from balancedbio.models import resolve_model
 
+    check_output_dir(args.output)
     cfg = load_config(EmbedBenchConfig, args.config, args.overrides)
     models = parse_models(args.models)
     for spec in models.values():

@@ -34,10 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from balancedbio.config import load_config
     from balancedbio.eval.suite import EvalSuiteConfig, run_suite
+    from balancedbio.inputs import check_output_dir, check_text_file
     from balancedbio.report import fmt
 
+    check_output_dir(args.output)
+    if args.synth_test:
+        test = Path(args.synth_test)
+        check_text_file(test / "test.jsonl" if test.is_dir() else test)
     overrides = list(args.overrides)
     if args.strict:
         overrides.append("strict=true")

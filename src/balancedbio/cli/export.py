@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from balancedbio.export import export_merged
+    from balancedbio.inputs import check_output_dir
 
+    check_output_dir(args.output, force=args.force, must_be_new=True)  # before loading the model
     path = export_merged(args.model, args.output, dtype=args.dtype, overwrite=args.force)
     print(path)
     return 0

@@ -66,6 +66,10 @@ def _build(args: argparse.Namespace) -> int:
     from balancedbio.knowledge.toy import build_toy_graph
 
     t = time.perf_counter()
+    if args.dest:
+        from balancedbio.inputs import check_output_dir
+
+        check_output_dir(args.dest, flag="--dest")
     if args.toy:
         path = build_toy_graph(args.dest or default_graph_dir())
     else:

@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.output)
         overrides += [f"output_root={out.parent}", f"name={out.name}"]
     cfg, lines = load_pipeline_config(args.recipe, overrides)
+    from balancedbio.inputs import check_output_dir
+
+    check_output_dir(cfg.run_dir)  # a file in the way or an unwritable place fails before any stage
     source = args.recipe + (" + command-line overrides" if args.overrides else "")
     manifests = run_pipeline(cfg, lines=lines, source=source, force=args.force, from_stage=args.from_stage,
                              resume=args.resume, dry_run=args.dry_run, echo=lambda msg: print(msg, flush=True))

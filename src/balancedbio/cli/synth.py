@@ -30,8 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from balancedbio.config import load_config
     from balancedbio.errors import ConfigError
+    from balancedbio.inputs import check_output_dir
     from balancedbio.synth.generate import SynthConfig, generate_dataset
 
+    check_output_dir(args.output)
     overrides = list(args.overrides)
     if args.num_examples is not None:
         if args.num_examples < 1:

@@ -25,11 +25,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
     p.add_argument("--force", action="store_true",
                    help="train from scratch into a non-empty --output (its old checkpoints are removed)")
+    p.add_argument("--allow-download", action="store_true",
+                   help="allow fetching a hub model or dataset id (offline by default)")
     add_config_args(p, example="train.lr=1e-4 model.use_lora=true (nll, dft, bft) or lr=1e-6 steps=20 (grpo)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from balancedbio.inputs import check_output_dir, looks_like_local_path
+    from balancedbio.jsonl import check_jsonl
+
+    if args.output:
+        check_output_dir(args.output)
+    if args.data and (Path(args.data).is_file() or (looks_like_local_path(args.data) and not Path(args.data).is_dir())):
+        check_jsonl(args.data)  # missing, binary or malformed data fails here, before the model loads
+    if args.allow_download:
+        from balancedbio.models import enable_downloads
+
+        enable_downloads()
+        args.overrides = [*args.overrides, "model.allow_download=true"]
     if args.method == "grpo":
         from balancedbio.train import grpo
 

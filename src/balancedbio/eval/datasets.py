@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from balancedbio.errors import DataError
+from balancedbio.inputs import iter_text_lines
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def load_mmlu(root: str | Path, split: str = "test", subjects: tuple[str, ...] |
         path = _require_file(root / split / f"{subject}_{split}.csv")
         col.set.files.append(str(path))
         n_before = len(col.set.items)
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             while True:
                 start = reader.line_num + 1
@@ -174,23 +175,20 @@ def load_mmlu(root: str | Path, split: str = "test", subjects: tuple[str, ...] |
 
 
 def _jsonl(path: Path, col: _Collector) -> Iterator[tuple[str, dict[str, Any]]]:
-    with _require_file(path).open(encoding="utf-8") as fh:
+    # UTF-8 with a leading BOM dropped; a binary file is an error naming the line, not a skipped row
+    for lineno, line in iter_text_lines(_require_file(path)):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
         try:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{lineno}"
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    col.bad(where, f"invalid JSON ({exc.msg})")
-                    continue
-                if not isinstance(obj, dict):
-                    col.bad(where, "expected a JSON object")
-                    continue
-                yield where, obj
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: not UTF-8 text (expected JSON Lines)") from None
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            col.bad(where, f"invalid JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict):
+            col.bad(where, "expected a JSON object")
+            continue
+        yield where, obj
 
 
 def _pubmedqa_record(col: _Collector, where: str, key: str, rec: Any) -> None:
