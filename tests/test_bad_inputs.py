@@ -131,10 +131,11 @@ for verb, argv in OUTPUT_VERBS.items():
                   "afile is a file, not a directory"))
     CASES.append(pytest.param(f"{verb}-unwritable", [a.replace("{out}", UNWRITABLE) for a in argv],
                               "/sys", marks=NO_SYS, id=f"{verb}-unwritable"))
+CASES = [pytest.param(*c, id=c[0]) if isinstance(c, tuple) else c for c in CASES]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case, argv, expect", CASES, ids=lambda v: v if isinstance(v, str) and "-" in v else "")
+@pytest.mark.parametrize("case, argv, expect", CASES)
 def test_bad_input_is_one_line_exit_2_nothing_created(work, tiny_model_dir, case, argv, expect):
     repo = Path(__file__).resolve().parents[1]
     argv = [a.replace(TINY, str(tiny_model_dir)).replace("configs/", f"{repo}/configs/") for a in argv]
