@@ -131,7 +131,7 @@ for verb, argv in OUTPUT_VERBS.items():
                   "afile is a file, not a directory"))
     CASES.append(pytest.param(f"{verb}-unwritable", [a.replace("{out}", UNWRITABLE) for a in argv],
                               "/sys", marks=NO_SYS, id=f"{verb}-unwritable"))
-CASES = [pytest.param(*c, id=c[0]) if isinstance(c, tuple) else c for c in CASES]
+CASES = [pytest.param(*c, id=c[0]) if type(c) is tuple else c for c in CASES]
 
 
 @pytest.mark.slow
