@@ -111,6 +111,8 @@ CASES = [
      "existing.parquet: --output already exists; pass --force"),
     ("export-existing", ["export", "--model", TINY, "--output", "existing"], "existing: --output already exists"),
     ("synth-existing", ["synth", "--num-examples", "4", "--output", "existing"], "existing"),
+    ("train-existing", ["train", "--method", "bft", "--model", TINY, "--data", "rows.jsonl", "--output", "existing"],
+     "existing"),
 ]
 # every verb with an output: the output is a file / sits under a file / is in an unwritable place
 OUTPUT_VERBS = {
