@@ -133,12 +133,16 @@ def check_output_dir(path: str | os.PathLike, *, force: bool = False, must_be_ne
                      flag: str = "--output") -> Path:
     """Check that ``path`` can be (re)used as an output directory, before any work.
 
-    Fails with one line when ``path`` is a file, when a parent is a file, when the place is not writable,
-    or (``must_be_new``) when it already exists, unless ``force``.
+    Fails with one line when a parent is a file, when the place is not writable, when ``path`` is a
+    file (unless ``force``: the caller replaces it) or (``must_be_new``) when it already exists, unless
+    ``force``.
     """
     p = Path(path).expanduser()
     if p.exists():
         if not p.is_dir():
+            if force:  # the caller replaces the file
+                _check_parents(p)
+                return p
             raise OutputError(f"{p}: {flag} exists and is a file, not a directory")
         if must_be_new and not force:
             raise OutputError(f"{p}: {flag} already exists; pass --force to replace it")
