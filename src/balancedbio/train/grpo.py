@@ -224,6 +224,10 @@ def build_trainer(cfg: GRPORecipeConfig, *, model: Any = None, tokenizer: Any = 
     from balancedbio.train.recipe import train_model_config
 
     dataset = build_dataset(rows if rows is not None else load_rows(cfg.data))  # bad data fails before loading
+    if cfg.capability_aware:
+        from balancedbio.train.engines import check_start
+
+        check_start()  # FSDP1, DeepSpeed ZeRO, a TRL outside the tested range: one line, before loading the model
     if model is None:
         model, loaded_tok = load_model(train_model_config(cfg.model))
         tokenizer = tokenizer or loaded_tok

@@ -2,18 +2,23 @@
 
 Implements the RL stage of BalancedBio (Wu et al., arXiv 2508.04278; only the abstract is public, the design
 is ours, see ``docs/grpo.md``) on TRL 1.16's GRPOTrainer, which keeps generation (HF generate, vLLM),
-PEFT, DeepSpeed/FSDP, logging and checkpoints. What this subclass changes:
+PEFT, logging and checkpoints. Engines: 1 process, DDP and FSDP2 (``balancedbio.train.engines`` refuses FSDP1
+and DeepSpeed ZeRO at start). What this subclass changes:
 
 1. Rewards: the trainer's reward functions are split into a rule-based part and a model-based part
    (weights per function); per capability they are mixed by :class:`~balancedbio.train.weighting.HybridWeighter`
    (``fixed`` / ``inverse_variance`` / ``gdpo``), alpha_c and w_c are logged every step.
 2. Advantages: group-relative within each prompt's group (every group belongs to one capability), scaled
    by w_c; a group whose rewards are all equal gets advantage 0 and is counted (``skipped_groups``).
-3. Gradients: the policy loss of each capability's rows is differentiated separately (the rows are
-   partitioned, so the K forward/backward passes together cost about one pass over the batch), the K
-   gradients are averaged over processes (one all-reduce of a [K, D] buffer), combined by
-   :func:`balancedbio.surgery.surgery_coefficients` on their Gram matrix, and written to ``.grad``.
-   The K x K cosine matrix is recorded every ``cosine_every`` steps.
+3. Loss: everything TRL's loss applies for the configured ``loss_type`` (importance-sampling ratio of vLLM
+   rollouts, KL, entropy mask and bonus, off-policy mask, ...) as pure functions (``grpo_loss``), per
+   capability with the whole micro-batch's denominators, so the K losses sum to TRL's loss.
+4. Gradients: one backward pass per capability through the wrapped model (``accelerator.backward``: DDP
+   all-reduces, FSDP2 reduce-scatters); each rank keeps its local gradient (shard) in a [K, D_local] buffer,
+   the K x K Gram matrix (summed over shards: K*K numbers) gives the surgery coefficients
+   (:func:`balancedbio.surgery.surgery_coefficients`), and each rank writes its combined shard to ``.grad``
+   (:mod:`balancedbio.train.capability_grads`). The K x K cosine matrix is recorded every ``cosine_every``
+   steps.
 
 A reward function that raises or returns the wrong number of values fails with its name.
 
@@ -35,8 +40,16 @@ from trl import GRPOTrainer
 
 from balancedbio.errors import BalancedBioError
 from balancedbio.model_card import ModelCardMixin
-from balancedbio.surgery import cosine_matrix, surgery_coefficients
-from balancedbio.train.grpo_loss import aggregate_loss, clipped_token_loss
+from balancedbio.surgery import cosine_matrix
+from balancedbio.train import capability_grads as cg
+from balancedbio.train.engines import EngineError, check_trainer
+from balancedbio.train.grpo_loss import (
+    LOSS_TYPES,
+    LossSettings,
+    aggregate_loss,
+    entropy_bonus,
+    policy_token_loss,
+)
 from balancedbio.train.weighting import CAPABILITIES, HybridWeighter, WeightingConfig, group_advantages
 
 
@@ -65,24 +78,6 @@ def named_reward(func: Callable[..., Any], name: str | None = None) -> Callable[
     return wrapper
 
 
-def combine_capability_grads(grads: torch.Tensor, method: str, *, seed: int | None = None, c: float = 0.5,
-                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Average per-capability gradients [K, D] over processes, then combine them by gradient surgery.
-
-    Returns (combined [D], gram [K, K] float64, coeffs [K] float64). In a process group the [K, D] buffer is
-    all-reduced (mean over ranks, as DDP averages gradients), so every rank applies the same update.
-    """
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        world = torch.distributed.get_world_size()
-        if world > 1:
-            torch.distributed.all_reduce(grads, op=torch.distributed.ReduceOp.SUM)
-            grads.div_(world)
-    gram = grads.double() @ grads.double().T                                   # [K, K]
-    coeffs = surgery_coefficients(gram, method, seed=seed, c=c)                # [K]
-    combined = coeffs.to(grads.device, grads.dtype) @ grads                    # [D]
-    return combined, gram, coeffs
-
-
 @dataclass
 class CapabilityOptions:
     """Capability-aware settings of :class:`CapabilityGRPOTrainer` (built by the recipe from its config)."""
@@ -108,6 +103,16 @@ def _weighted_nansum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
     return torch.where(torch.isnan(sub).all(dim=1), torch.full_like(out, float("nan")), out)
 
 
+def check_options(args: Any) -> None:
+    """Refuse, with one line, a GRPOConfig option the capability-aware loss does not reproduce."""
+    if args.loss_type not in LOSS_TYPES:
+        raise EngineError(f"loss_type={args.loss_type!r} is not supported by capability-aware GRPO; choose one of "
+                          f"{', '.join(LOSS_TYPES)} or set capability_aware=false")
+    if getattr(args, "use_adaptive_entropy", False):
+        raise EngineError("use_adaptive_entropy=true is not supported by capability-aware GRPO; set a fixed "
+                          "entropy_coef instead")
+
+
 class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
     """TRL GRPOTrainer with hybrid per-capability rewards and per-capability gradient surgery.
 
@@ -121,9 +126,15 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         if len(capability.rule_weights) != len(funcs) or len(capability.model_weights) != len(funcs):
             raise ValueError("rule_weights and model_weights need one entry per reward function")
         kwargs["reward_funcs"] = [f if isinstance(f, torch.nn.Module) else named_reward(f) for f in funcs]
+        if kwargs.get("args") is not None:
+            check_options(kwargs["args"])             # before TRL loads a reference model or builds anything
         super().__init__(*args, **kwargs)
-        if self.loss_type not in ("grpo", "dr_grpo", "dapo"):
-            raise ValueError(f"capability-aware GRPO supports loss_type grpo, dr_grpo, dapo; got {self.loss_type!r}")
+        check_options(self.args)
+        if self.aux_loss_enabled:
+            raise EngineError("a MoE router auxiliary loss (router_aux_loss_coef != 0) is not supported by "
+                              "capability-aware GRPO; set router_aux_loss_coef=0")
+        self.engine = check_trainer(self.accelerator, self.args)
+        self.buffer_bytes = 0
         self.cap = capability
         self.capabilities = list(capability.capabilities)
         self.weighter = HybridWeighter(capability.weighting, self.capabilities)
@@ -219,32 +230,73 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
     # ---------------------------------------------------------------------------------------------
     # per-capability policy gradients
 
-    def _capability_loss(self, model, inputs: dict[str, Any], rows: torch.Tensor, num_rows: int) -> torch.Tensor:
-        """Loss of the given rows of a micro-batch, with the whole micro-batch's denominators."""
+    def _loss_settings(self) -> LossSettings:
+        a = self.args
+        return LossSettings(loss_type=self.loss_type, eps_low=self.epsilon_low, eps_high=self.epsilon_high,
+                            delta=a.delta, beta=self.beta, use_bias_correction_kl=bool(a.use_bias_correction_kl),
+                            importance_sampling_level=self.importance_sampling_level,
+                            off_policy_mask_threshold=self.off_policy_mask_threshold,
+                            sapo_temperature_pos=a.sapo_temperature_pos, sapo_temperature_neg=a.sapo_temperature_neg,
+                            entropy_coef=self.entropy_coef)
+
+    def _capability_loss(self, model, inputs: dict[str, Any], rows: torch.Tensor, num_rows: int,
+                         entropy_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Loss of the given rows of a micro-batch, with the whole micro-batch's denominators.
+
+        Applies what TRL's ``_compute_loss`` applies for the configured loss type (see
+        :mod:`balancedbio.train.grpo_loss`); ``entropy_mask`` [B, T] is the micro-batch's high-entropy mask.
+        """
         pick = {k: (v[rows] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == num_rows else v)
                 for k, v in inputs.items()}
-        completion_ids, completion_mask = pick["completion_ids"], pick["completion_mask"]
+        full_mask = inputs["completion_mask"] if "tool_mask" not in inputs else \
+            inputs["completion_mask"] * inputs["tool_mask"]
+        completion_ids = pick["completion_ids"]
+        mask = full_mask[rows]
         input_ids = torch.cat([pick["prompt_ids"], completion_ids], dim=1)
-        attention_mask = torch.cat([pick["prompt_mask"], completion_mask], dim=1)
-        logps, _, _ = self._get_per_token_logps_and_entropies(model, input_ids, attention_mask,
-                                                              completion_ids.size(1))
+        attention_mask = torch.cat([pick["prompt_mask"], pick["completion_mask"]], dim=1)
+        settings = self._loss_settings()
+        bonus = settings.entropy_coef != 0.0
+        logps, entropies, _ = self._get_per_token_logps_and_entropies(model, input_ids, attention_mask,
+                                                                      completion_ids.size(1), compute_entropy=bonus)
         old = pick.get("old_per_token_logps")
         old = logps.detach() if old is None else old
-        mask = completion_mask if "tool_mask" not in pick else completion_mask * pick["tool_mask"]
-        tok = clipped_token_loss(logps, old, pick["advantages"], mask, eps_low=self.epsilon_low,
-                                 eps_high=self.epsilon_high, beta=self.beta, ref_logps=pick.get("ref_per_token_logps"))
+        is_ratio = pick.get("importance_sampling_ratio") if (self.use_vllm and
+                                                             self.vllm_importance_sampling_correction) else None
+        ent_rows = entropy_mask[rows] if entropy_mask is not None else None
+        tok = policy_token_loss(logps, old, pick["advantages"], mask, settings,
+                                ref_logps=pick.get("ref_per_token_logps"),
+                                sampling_logps=pick.get("sampling_per_token_logps"), is_ratio=is_ratio,
+                                entropy_mask=ent_rows)
         ga = self.current_gradient_accumulation_steps
-        num_tokens = inputs["num_items_in_batch"] / self.accelerator.num_processes * ga / self.args.steps_per_generation
-        loss = aggregate_loss(tok, mask, self.loss_type, num_rows=num_rows,
-                              max_completion_length=self.max_completion_length, num_tokens=num_tokens)
-        return loss if self.loss_type == "dapo" else loss / ga
+        num_tokens = (inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
+                      * ga / self.args.steps_per_generation)
+        loss = aggregate_loss(tok, mask, settings, num_rows=num_rows, num_mask_tokens=full_mask.sum(),
+                              max_completion_length=self.max_completion_length, num_tokens=num_tokens,
+                              accumulation=ga)
+        if bonus:
+            eff = full_mask if entropy_mask is None else full_mask * entropy_mask
+            loss = loss - settings.entropy_coef * entropy_bonus(entropies, eff[rows], num_mask_tokens=eff.sum(),
+                                                                accumulation=ga)
+        return loss
+
+    def _entropy_mask(self, model, inputs: dict[str, Any]) -> torch.Tensor | None:
+        """TRL's high-entropy token mask of the whole micro-batch (a no-grad forward pass first)."""
+        if self.top_entropy_quantile >= 1.0:
+            return None
+        mask = inputs["completion_mask"] if "tool_mask" not in inputs else inputs["completion_mask"] * inputs["tool_mask"]
+        ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1)
+        attn = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], dim=1)
+        with torch.no_grad():
+            _, entropies, _ = self._get_per_token_logps_and_entropies(model, ids, attn, inputs["completion_ids"].size(1),
+                                                                      compute_entropy=True)
+        return self.get_high_entropy_mask(entropies, mask, 1 - self.top_entropy_quantile)
 
     def training_step(self, model, inputs, num_items_in_batch):
+        """One backward pass per capability through the engine, surgery on each rank's local gradient."""
         t0 = time.perf_counter()
         model.train()
         inputs = dict(self._prepare_inputs(inputs))  # a copy: the buffered batch is reused when num_iterations > 1
-        core = self.accelerator.unwrap_model(model)
-        params = [p for p in core.parameters() if p.requires_grad]
+        params = [p for p in model.parameters() if p.requires_grad]
         cap_ids = inputs.pop("capability_ids")
         num_rows = int(cap_ids.shape[0])
         k_all = len(self.capabilities)
@@ -252,34 +304,31 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         present[cap_ids.unique()] = 1.0
         present = self.accelerator.reduce(present, reduction="sum") > 0           # same K on every rank
         caps = [i for i in range(k_all) if bool(present[i])]
-        numel = sum(p.numel() for p in params)
-        grads = torch.zeros(len(caps), numel, device=params[0].device, dtype=torch.float32)  # [K, D]
-        total = torch.zeros((), device=params[0].device)
-        with self.compute_loss_context_manager():
-            for k, cap in enumerate(caps):
-                rows = (cap_ids == cap).nonzero(as_tuple=True)[0]
-                if rows.numel() == 0:
-                    continue  # this rank holds no row of the capability: its share is a zero gradient
-                loss = self._capability_loss(core, inputs, rows, num_rows)
-                parts = torch.autograd.grad(loss, params, allow_unused=True)
-                grads[k] = torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1).float()
-                                      for g, p in zip(parts, params)])
-                total = total + loss.detach()
-        t1 = time.perf_counter()
+        entropy_mask = self._entropy_mask(model, inputs)
+
+        def loss_for(k: int) -> torch.Tensor:
+            rows = (cap_ids == caps[k]).nonzero(as_tuple=True)[0]
+            with self.compute_loss_context_manager():
+                if rows.numel():
+                    return self._capability_loss(model, inputs, rows, num_rows, entropy_mask)
+                # this rank holds no row of the capability, but the pass is a collective: a zero-weighted loss
+                loss = self._capability_loss(model, inputs, rows.new_zeros(1), num_rows, entropy_mask)
+                return torch.nan_to_num(loss) * 0.0
+
         step = self.state.global_step
-        combined, gram, coeffs = combine_capability_grads(grads, self.cap.surgery, seed=self.cap.surgery_seed + step,
-                                                          c=self.cap.surgery_c)
-        offset = 0
-        for p in params:
-            g = combined[offset: offset + p.numel()].view_as(p).to(p.dtype)
-            offset += p.numel()
-            p.grad = g.clone() if p.grad is None else p.grad + g
+        prev = cg.take_grads(params)                    # accumulated from earlier micro-batches (1 process)
+        grads = cg.collect(params, len(caps), loss_for, self.accelerator.backward)
+        t1 = time.perf_counter()
+        combined, gram, coeffs = cg.combine(grads, self.cap.surgery, seed=self.cap.surgery_seed + step,
+                                            c=self.cap.surgery_c)
+        cg.apply(params, combined, prev if any(g is not None for g in prev) else None)
         t2 = time.perf_counter()
         self.time_split["train"] += t1 - t0
         self.time_split["surgery"] += t2 - t1
+        self.buffer_bytes = grads.buffer.numel() * grads.buffer.element_size()
         self._record_cosines(step, caps, gram, coeffs)
         self._step += 1
-        return total
+        return grads.loss
 
     def _record_cosines(self, step: int, caps: list[int], gram: torch.Tensor, coeffs: torch.Tensor) -> None:
         names = [self.capabilities[i] for i in caps]

@@ -1,0 +1,181 @@
+"""The capability-aware loss equals TRL 1.16's ``GRPOTrainer._compute_loss``, loss and gradient, for every accepted
+``loss_type`` and the options that change it (vLLM importance-sampling ratio, KL, entropy mask and bonus,
+off-policy mask, sequence-level ratio, two-sided clipping, accumulation), with surgery ``none`` (the plain sum
+of the per-capability parts). Unsupported options are refused with one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from grpo_rows import contract_rows
+
+from balancedbio.config import load_config
+from balancedbio.train.engines import EngineError
+from balancedbio.train.grpo import GRPORecipeConfig, build_trainer
+from balancedbio.train.grpo_loss import LOSS_TYPES
+
+
+def _diversity_reward(prompts, completions, **kw):
+    text = [c[0]["content"] if isinstance(c, list) else c for c in completions]
+    return [len(set(t)) / max(1, len(t)) for t in text]
+
+
+def _cfg(tmp_path, model_dir, *extra):
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in contract_rows()))
+    return load_config(GRPORecipeConfig, None, [
+        f"model.name_or_path={model_dir}", f"data={data}", f"output_dir={tmp_path / 'out'}", "steps=1",
+        "prompts_per_step=4", "num_generations=2", "max_new_tokens=6", "rewards.model_reward=none",
+        "report_to=[none]", *extra])
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory, tiny_model_dir):
+    tmp = tmp_path_factory.mktemp("parity")
+    t = build_trainer(_cfg(tmp, tiny_model_dir, "beta=0.04"), reward_funcs=[_diversity_reward],
+                      rule_weights=[1.0], model_weights=[0.0])
+    t.model.train()
+    return t
+
+
+def _inputs(trainer, *, seq_ratio=False):
+    """A micro-batch of 6 rows over 3 capabilities, old / reference / sampling log-probs off the current ones."""
+    gen = torch.Generator().manual_seed(5)
+    b, p, c = 6, 5, 7
+    prompt_ids = torch.randint(10, 2000, (b, p), generator=gen)
+    prompt_mask = torch.ones(b, p, dtype=torch.long)
+    prompt_mask[0, :2] = 0                                   # left padding
+    completion_ids = torch.randint(10, 2000, (b, c), generator=gen)
+    completion_mask = torch.ones(b, c, dtype=torch.long)
+    completion_mask[1, 4:] = 0
+    completion_mask[3, 2:] = 0
+    completion_mask[5] = 0                                   # a truncated completion under mask_truncated_completions
+    with torch.no_grad():
+        ids = torch.cat([prompt_ids, completion_ids], 1)
+        logps, _, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.model, ids, torch.cat([prompt_mask, completion_mask], 1), c)
+    ratio_shape = (b, 1) if seq_ratio else (b, c)
+    return {
+        "prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "completion_ids": completion_ids,
+        "completion_mask": completion_mask, "advantages": torch.randn(b, generator=gen),
+        "old_per_token_logps": logps + 0.3 * torch.randn(b, c, generator=gen),
+        "ref_per_token_logps": logps + 0.2 * torch.randn(b, c, generator=gen),
+        "sampling_per_token_logps": logps + 0.4 * torch.randn(b, c, generator=gen),
+        "importance_sampling_ratio": 0.5 + torch.rand(ratio_shape, generator=gen),
+        "num_items_in_batch": completion_mask.sum(),
+    }
+
+
+CAPS = torch.tensor([0, 1, 0, 2, 1, 2])
+
+# Every accepted loss type with every multiplicative / additive option on at once (vLLM token-level
+# importance-sampling ratio, bias-corrected KL, off-policy sequence mask, two-sided clipping), plus the
+# options that change the ratio's or the denominator's form.
+ALL_ON = {"beta": 0.04, "args.use_bias_correction_kl": True, "use_vllm": True,
+          "vllm_importance_sampling_correction": True, "off_policy_mask_threshold": 0.05, "args.delta": 1.1}
+CASES = {
+    **{f"{lt}-vllm-ratio-kl-offpolicy": {"loss_type": lt, **ALL_ON} for lt in LOSS_TYPES},
+    "grpo-plain": {"loss_type": "grpo"},
+    "grpo-sequence-level-ratio-and-vllm-sequence-ratio-kl": {
+        "loss_type": "grpo", "importance_sampling_level": "sequence", "use_vllm": True,
+        "vllm_importance_sampling_correction": True, "_seq_ratio": True, "beta": 0.04,
+        "args.use_bias_correction_kl": False},
+    "dapo-entropy-mask-and-bonus-accumulation": {
+        "loss_type": "dapo", "top_entropy_quantile": 0.5, "entropy_coef": 0.01, "_entropy_bonus_enabled": True,
+        "current_gradient_accumulation_steps": 2, "args.steps_per_generation": 2},
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_capability_loss_equals_trl(trainer, name, monkeypatch):
+    settings = dict(CASES[name])
+    seq_ratio = settings.pop("_seq_ratio", False)
+    defaults = {"beta": 0.0, "use_vllm": False, "vllm_importance_sampling_correction": False,
+                "importance_sampling_level": "token", "top_entropy_quantile": 1.0, "entropy_coef": 0.0,
+                "_entropy_bonus_enabled": False, "off_policy_mask_threshold": None,
+                "current_gradient_accumulation_steps": 1, "epsilon_high": 0.28, "args.delta": None,
+                "args.steps_per_generation": 1, "args.use_bias_correction_kl": True}
+    for key, value in {**defaults, **settings}.items():
+        target, attr = (trainer.args, key[5:]) if key.startswith("args.") else (trainer, key)
+        monkeypatch.setattr(target, attr, value, raising=False)
+    inputs = _inputs(trainer, seq_ratio=seq_ratio)
+    model = trainer.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    ref = trainer._compute_loss(model, inputs)
+    ref_grads = torch.autograd.grad(ref, params)
+    entropy_mask = trainer._entropy_mask(model, inputs)
+    assert (entropy_mask is not None) == (trainer.top_entropy_quantile < 1)
+    total, grads = torch.zeros(()), [torch.zeros_like(p) for p in params]
+    for cap in CAPS.unique():
+        rows = (CAPS == cap).nonzero(as_tuple=True)[0]
+        loss = trainer._capability_loss(model, inputs, rows, len(CAPS), entropy_mask)
+        total = total + loss.detach()
+        for acc, g in zip(grads, torch.autograd.grad(loss, params)):
+            acc += g
+    assert ref.abs() > 1e-4                               # a loss that could differ
+    assert torch.allclose(total, ref.detach(), rtol=1e-5, atol=1e-7), (float(total), float(ref))
+    scale = max(g.abs().max() for g in ref_grads)
+    assert scale > 0
+    for a, b in zip(grads, ref_grads):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * scale)
+
+
+def test_options_that_change_the_loss_change_it(trainer, monkeypatch):
+    """The parity above is not vacuous: the vLLM ratio, KL and the entropy mask each move TRL's loss."""
+    inputs = _inputs(trainer)
+    monkeypatch.setattr(trainer, "loss_type", "dapo")
+    monkeypatch.setattr(trainer, "current_gradient_accumulation_steps", 1, raising=False)
+    for attr in ("beta", "entropy_coef"):
+        monkeypatch.setattr(trainer, attr, 0.0)
+    monkeypatch.setattr(trainer, "_entropy_bonus_enabled", False)
+    monkeypatch.setattr(trainer, "use_vllm", False)
+    monkeypatch.setattr(trainer, "top_entropy_quantile", 1.0)
+    base = float(trainer._compute_loss(trainer.model, inputs))
+    monkeypatch.setattr(trainer, "use_vllm", True)
+    monkeypatch.setattr(trainer, "vllm_importance_sampling_correction", True)
+    assert float(trainer._compute_loss(trainer.model, inputs)) != pytest.approx(base, rel=1e-4)
+    monkeypatch.setattr(trainer, "use_vllm", False)
+    monkeypatch.setattr(trainer, "beta", 0.04)
+    assert float(trainer._compute_loss(trainer.model, inputs)) != pytest.approx(base, rel=1e-4)
+    monkeypatch.setattr(trainer, "beta", 0.0)
+    monkeypatch.setattr(trainer, "top_entropy_quantile", 0.5)
+    assert float(trainer._compute_loss(trainer.model, inputs)) != pytest.approx(base, rel=1e-4)
+
+
+@pytest.mark.parametrize("extra,match", [
+    ({"loss_type": "vespo"}, r"loss_type='vespo' is not supported by capability-aware GRPO; choose one of grpo"),
+    ({"use_adaptive_entropy": True}, r"use_adaptive_entropy=true is not supported"),
+])
+def test_unsupported_options_are_refused_in_one_line(tmp_path, tiny_model_dir, extra, match):
+    cfg = _cfg(tmp_path, tiny_model_dir)
+    with pytest.raises(EngineError, match=match) as info:
+        build_trainer(cfg, reward_funcs=[_diversity_reward], rule_weights=[1.0], model_weights=[0.0],
+                      args_extra=extra)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_mask_truncated_completions_reaches_the_capability_loss(tmp_path, tiny_model_dir):
+    """TRL zeroes the masks of completions cut at max_new_tokens; the capability loss then ignores them."""
+    cfg = _cfg(tmp_path, tiny_model_dir, "max_new_tokens=3")
+    t = build_trainer(cfg, reward_funcs=[_diversity_reward], rule_weights=[1.0], model_weights=[0.0],
+                      args_extra={"mask_truncated_completions": True})
+    t.model.train()
+    t.current_gradient_accumulation_steps = 1
+    batch = [dict(x) for x in t.train_dataset.select(range(4)) for _ in range(2)]
+    inputs = t._generate_and_score_completions(batch)
+    cap_ids = inputs.pop("capability_ids")
+    eos = set(t.eos_token_ids)
+    truncated = [not any(int(x) in eos for x in row) for row in inputs["completion_ids"]]
+    assert any(truncated)                                  # 3 new tokens: most completions are cut
+    for row, cut in zip(inputs["completion_mask"], truncated):
+        assert (int(row.sum()) == 0) == cut
+    params = [p for p in t.model.parameters() if p.requires_grad]
+    ref = t._compute_loss(t.model, inputs)
+    total = sum(t._capability_loss(t.model, inputs, (cap_ids == c).nonzero(as_tuple=True)[0], len(cap_ids))
+                for c in cap_ids.unique())
+    assert torch.allclose(total.detach(), ref.detach(), atol=1e-6)
+    for a, b in zip(torch.autograd.grad(total, params), torch.autograd.grad(ref, params)):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
