@@ -168,10 +168,10 @@ def test_vllm_settings_reach_trl_or_fail_clearly(tmp_path, tiny_model_dir):
     from balancedbio.errors import BalancedBioError
     from balancedbio.train.grpo import grpo_args
 
-    cfg = _cfg(tmp_path, tiny_model_dir, "use_vllm=true", "vllm_mode=server",
+    cfg = _cfg(tmp_path, tiny_model_dir, "rollout=vllm", "vllm_mode=server",
                "vllm_server_base_url=http://localhost:8000")
     if importlib.util.find_spec("vllm") is None:
-        with pytest.raises(BalancedBioError, match="needs the vllm package"):
+        with pytest.raises(BalancedBioError, match="rollout=vllm needs the vllm package"):
             grpo_args(cfg)
     else:  # pragma: no cover - GPU machines with vLLM
         args = grpo_args(cfg)

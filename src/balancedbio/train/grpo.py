@@ -53,6 +53,9 @@ class RewardConfig:
                                        min=0.0)
 
 
+ROLLOUTS = ("hf", "static", "vllm")
+
+
 @dataclass(frozen=True)
 class GRPORecipeConfig:
     """The whole GRPO recipe: model, data, rollouts, loss, weighting, surgery, output."""
@@ -82,10 +85,17 @@ class GRPORecipeConfig:
     surgery_c: float = option(0.5, "CAGrad conflict-aversion radius c.", min=0.0)
     cosine_every: int = option(1, "Record the K x K capability-gradient cosine matrix every N steps.", min=1)
     rewards: RewardConfig = option(RewardConfig(), "Reward functions.")
-    rollout: str = option("hf", "Rollout engine: hf (TRL: HF generate, or vLLM when use_vllm) or static "
-                          "(static KV cache + CUDA-graph decoding step, balancedbio.train.rollout).",
-                          choices=("hf", "static"))
-    use_vllm: bool = option(False, "Generate rollouts with vLLM (needs `pip install vllm` and a GPU).")
+    rollout: str = option("hf", "Rollout engine: hf (transformers generate, through TRL), static (static KV "
+                          "cache + CUDA-graph decoding step, balancedbio.train.rollout; capability-aware only) "
+                          "or vllm (TRL's vLLM integration; needs `pip install vllm` and a GPU).",
+                          choices=ROLLOUTS)
+    rollout_buckets: list[int] = option([64, 128, 256, 512, 1024, 2048], "rollout=static: prompt widths the "
+                                        "prompts are left-padded to (the smallest that fits; past the largest, "
+                                        "a multiple of it), so a few decoding shapes are captured.")
+    rollout_cache_size: int = option(4, "rollout=static: decoding shapes whose KV cache and CUDA graph are kept "
+                                     "(least recently used released first).", min=1)
+    use_vllm: bool | None = option(None, "Deprecated: use rollout=vllm. Accepted only when it agrees with "
+                                   "rollout (true with vllm, false with hf or static).")
     vllm_mode: str = option("colocate", "colocate: vLLM inside the training processes; server: a separate "
                             "`trl vllm-serve` process.", choices=("colocate", "server"))
     vllm_server_base_url: str | None = option(None, "URL of the vLLM server (vllm_mode=server), e.g. "
@@ -198,18 +208,38 @@ def grpo_args(cfg: GRPORecipeConfig, *, world_size: int = 1, extra: dict[str, An
         # otherwise every process would train alone.
         use_cpu=not torch.cuda.is_available(),
     )
-    if cfg.use_vllm:
-        import importlib.util
-
-        if importlib.util.find_spec("vllm") is None:
-            raise BalancedBioError("use_vllm=true needs the vllm package (pip install vllm); "
-                                   "set use_vllm=false to generate with transformers")
+    check_rollout(cfg)
+    if cfg.rollout == "vllm":
         kwargs.update(use_vllm=True, vllm_mode=cfg.vllm_mode,
                       vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization)
         if cfg.vllm_server_base_url:
             kwargs["vllm_server_base_url"] = cfg.vllm_server_base_url
     kwargs.update(extra or {})
     return GRPOConfig(**kwargs)
+
+
+def check_rollout(cfg: GRPORecipeConfig) -> None:
+    """Refuse contradictory or unavailable rollout settings with one line (run before anything is loaded
+    or written): ``rollout`` alone picks the engine."""
+    import importlib.util
+
+    from balancedbio.errors import ConfigError
+
+    if cfg.use_vllm is not None and cfg.use_vllm != (cfg.rollout == "vllm"):
+        raise ConfigError(f"use_vllm={str(cfg.use_vllm).lower()} contradicts rollout={cfg.rollout}: rollout alone "
+                          "picks the engine (hf, static or vllm); drop use_vllm")
+    if cfg.vllm_server_base_url and cfg.rollout != "vllm":
+        raise ConfigError(f"vllm_server_base_url is set but rollout={cfg.rollout}; set rollout=vllm "
+                          "vllm_mode=server to use the server, or drop vllm_server_base_url")
+    if not cfg.rollout_buckets or any(not isinstance(b, int) or b < 1 for b in cfg.rollout_buckets):
+        raise ConfigError(f"rollout_buckets must be a non-empty list of positive token counts, got "
+                          f"{list(cfg.rollout_buckets)}")
+    if cfg.rollout == "static" and not cfg.capability_aware:
+        raise ConfigError("rollout=static needs capability_aware=true (plain GRPO generates through TRL); "
+                          "use rollout=hf or rollout=vllm")
+    if cfg.rollout == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise ConfigError("rollout=vllm needs the vllm package (pip install vllm) and a GPU; use rollout=hf "
+                          "or rollout=static to generate with transformers")
 
 
 def build_trainer(cfg: GRPORecipeConfig, *, model: Any = None, tokenizer: Any = None, rows: list | None = None,
@@ -223,6 +253,7 @@ def build_trainer(cfg: GRPORecipeConfig, *, model: Any = None, tokenizer: Any = 
     from balancedbio.train.grpo_trainer import CapabilityGRPOTrainer, CapabilityOptions
     from balancedbio.train.recipe import train_model_config
 
+    check_rollout(cfg)
     dataset = build_dataset(rows if rows is not None else load_rows(cfg.data))  # bad data fails before loading
     if cfg.capability_aware:
         from balancedbio.train.engines import check_start
@@ -255,7 +286,8 @@ def build_trainer(cfg: GRPORecipeConfig, *, model: Any = None, tokenizer: Any = 
         return GRPOTrainer(reward_funcs=reward_funcs, args=args, **common)
     options = CapabilityOptions(rule_weights=list(rule_weights), model_weights=list(model_weights),
                                 weighting=cfg.weighting, surgery=cfg.surgery, surgery_c=cfg.surgery_c,
-                                surgery_seed=cfg.seed, cosine_every=cfg.cosine_every, rollout=cfg.rollout)
+                                surgery_seed=cfg.seed, cosine_every=cfg.cosine_every, rollout=cfg.rollout,
+                                rollout_buckets=tuple(cfg.rollout_buckets), rollout_cache_size=cfg.rollout_cache_size)
     args = grpo_args(cfg, world_size=world, extra=args_extra)
     return CapabilityGRPOTrainer(reward_funcs=reward_funcs, args=args, capability=options, **common)
 
@@ -307,6 +339,7 @@ def train_grpo(cfg: GRPORecipeConfig, *, resume: bool = False, **build_kwargs: A
     from balancedbio.atomic import write_json
     from balancedbio.train.recipe import run_recipe
 
+    check_rollout(cfg)
     out = Path(cfg.output_dir)
 
     def after_save(trainer: Any, result: Any) -> None:

@@ -90,7 +90,9 @@ class CapabilityOptions:
     surgery_seed: int = 0
     cosine_every: int = 1
     capabilities: tuple[str, ...] = CAPABILITIES
-    rollout: str = "hf"                 # hf (TRL's generate / vLLM) | static (balancedbio.train.rollout)
+    rollout: str = "hf"                 # hf (TRL's generate) | static (balancedbio.train.rollout) | vllm (TRL's)
+    rollout_buckets: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)  # static: prompt widths padded to
+    rollout_cache_size: int = 4         # static: decoding shapes (KV cache + CUDA graph) kept, LRU
 
 
 def _weighted_nansum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -165,7 +167,8 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
             mask[i, width - len(p):] = 1
         model = self.accelerator.unwrap_model(self.model)
         if self._rollout is None or self._rollout.model is not model:
-            self._rollout = StaticRollout(model)
+            self._rollout = StaticRollout(model, buckets=self.cap.rollout_buckets,
+                                          max_cached=self.cap.rollout_cache_size)
         sampling = Sampling(do_sample=True, temperature=self.temperature, top_k=self.top_k or 0,
                             top_p=self.top_p if self.top_p is not None else 1.0)
         with torch.no_grad(), disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):

@@ -7,6 +7,12 @@ mask update) has the same shapes every time; on CUDA that step is captured once 
 replayed, with the host checking "all sequences finished?" only every ``sync_every`` steps. On the CPU, or
 if capture fails, the same step runs eagerly; :func:`hf_generate` is the plain HF ``generate`` fallback.
 
+Shapes are kept few: prompts are left-padded to the smallest of a few fixed widths (``buckets``,
+:func:`bucket_width`) before generation, so GRPO's varying prompt lengths reuse a handful of captured
+graphs. Each (batch, width, new tokens, sampling) shape owns a static KV cache, its buffers and, on CUDA,
+its graph; at most ``max_cached`` shapes are kept, least recently used first out, and an evicted shape's
+graph and cache are released (``torch.cuda.empty_cache`` on CUDA).
+
 Sampling semantics follow HF's warpers (temperature, then top-k, then top-p); a token is drawn with the
 Gumbel-max trick (argmax of logits + Gumbel noise), which samples exactly from the softmax and needs no
 host synchronisation. Greedy decoding (``do_sample=False``) in fp32 matches HF ``generate`` token for token
@@ -22,6 +28,8 @@ Example::
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +74,32 @@ def sample_tokens(logits: torch.Tensor, s: Sampling, generator: torch.Generator 
     return (warped - torch.log(-torch.log(u))).argmax(-1)
 
 
+DEFAULT_BUCKETS = (64, 128, 256, 512, 1024, 2048)
+
+
+def bucket_width(width: int, buckets: Sequence[int] | None) -> int:
+    """The padded prompt width for a batch whose longest prompt has ``width`` tokens: the smallest bucket
+    that holds it; past the largest bucket, the next multiple of the largest; ``width`` itself when
+    ``buckets`` is empty or None."""
+    if not buckets:
+        return width
+    for b in sorted(buckets):
+        if width <= b:
+            return b
+    top = max(buckets)
+    return -(-width // top) * top
+
+
+def left_pad(input_ids: torch.Tensor, attention_mask: torch.Tensor, width: int,
+             pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad [B, P] ids and mask to [B, width] (pad token, mask 0); unchanged when P >= width."""
+    extra = width - input_ids.shape[1]
+    if extra <= 0:
+        return input_ids, attention_mask
+    return (torch.nn.functional.pad(input_ids, (extra, 0), value=pad_token_id),
+            torch.nn.functional.pad(attention_mask, (extra, 0), value=0))
+
+
 def hf_generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, max_new_tokens: int,
                 sampling: Sampling, eos_token_ids: list[int], pad_token_id: int, **kwargs: Any) -> torch.Tensor:
     """HF ``generate`` with the same settings; returns only the new tokens [B, <=max_new_tokens]."""
@@ -80,20 +114,50 @@ def hf_generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tenso
 class StaticRollout:
     """Static-cache decoding with an optional CUDA-graph step (see the module docstring).
 
-    ``use_cuda_graph``: None = on when the model is on CUDA. The graph is captured per (batch, prompt
-    length, max new tokens) shape and reused while the shape repeats (GRPO pads prompts to a fixed length
-    when ``pad_prompts_to`` is set, so it repeats).
+    ``use_cuda_graph``: None = on when the model is on CUDA. ``buckets``: prompt widths the prompts are
+    left-padded to (None or empty: no padding). ``max_cached``: shapes whose cache, buffers and graph are
+    kept for reuse (LRU); ``evictions`` counts the shapes released.
     """
 
     def __init__(self, model: Any, *, use_cuda_graph: bool | None = None, sync_every: int = 16,
-                 pad_prompts_to: int | None = None):
+                 buckets: Sequence[int] | None = DEFAULT_BUCKETS, max_cached: int = 4):
+        if max_cached < 1:
+            raise ValueError(f"max_cached must be at least 1, got {max_cached}")
         self.model = model
         device = next(model.parameters()).device
         self.use_cuda_graph = (device.type == "cuda") if use_cuda_graph is None else use_cuda_graph
         self.sync_every = max(1, sync_every)
-        self.pad_prompts_to = pad_prompts_to
-        self._graphs: dict[tuple, dict[str, Any]] = {}
+        self.buckets = tuple(sorted(buckets)) if buckets else ()
+        self.max_cached = max_cached
+        self._entries: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self.graph_failures = 0
+        self.evictions = 0
+
+    def cached_shapes(self) -> list[tuple]:
+        """Keys (batch, width, max new tokens, sampling) of the kept shapes, least recently used first."""
+        return list(self._entries)
+
+    def _entry(self, key: tuple, make: Any) -> tuple[dict[str, Any], bool]:
+        """The kept entry for ``key`` (marked most recently used), or a new one from ``make()``, evicting
+        the least recently used beyond ``max_cached``. Returns (entry, reused)."""
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key], True
+        entry = make()
+        self._entries[key] = entry
+        while len(self._entries) > self.max_cached:
+            _, old = self._entries.popitem(last=False)
+            self._release(old)
+        return entry, False
+
+    def _release(self, entry: dict[str, Any]) -> None:
+        graph = entry.pop("graph", None)
+        if graph is not None:
+            graph.reset()
+        entry.clear()
+        self.evictions += 1
+        if torch.cuda.is_available() and self.use_cuda_graph:
+            torch.cuda.empty_cache()
 
     # -- shared pieces -------------------------------------------------------------------------------
 
@@ -138,32 +202,31 @@ class StaticRollout:
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """New tokens [B, <=max_new_tokens] for left-padded ``input_ids`` / ``attention_mask`` [B, P]."""
         device = input_ids.device
-        if self.pad_prompts_to and input_ids.shape[1] < self.pad_prompts_to:
-            extra = self.pad_prompts_to - input_ids.shape[1]
-            input_ids = torch.nn.functional.pad(input_ids, (extra, 0), value=pad_token_id)
-            attention_mask = torch.nn.functional.pad(attention_mask, (extra, 0), value=0)
+        input_ids, attention_mask = left_pad(input_ids, attention_mask,
+                                             bucket_width(input_ids.shape[1], self.buckets), pad_token_id)
         b, p = input_ids.shape
         max_len = p + max_new_tokens
         eos = torch.tensor(list(eos_token_ids), device=device, dtype=torch.long)
         key = (b, p, max_new_tokens, sampling)
-        graph_entry = self._graphs.get(key) if self.use_cuda_graph else None
-        cache = graph_entry["cache"] if graph_entry else self._new_cache(b, max_len)
-        if graph_entry:
+
+        def make() -> dict[str, Any]:
+            return {"cache": self._new_cache(b, max_len), "graph": None, "buf": {
+                "tok": torch.empty(b, 1, dtype=torch.long, device=device),
+                "pos": torch.empty(b, 1, dtype=torch.long, device=device),
+                "cpos": torch.empty(1, dtype=torch.long, device=device),
+                "mask": torch.empty(b, max_len, dtype=attention_mask.dtype, device=device),
+                "done": torch.empty(b, dtype=torch.bool, device=device),
+                "out": torch.empty(b, max_new_tokens, dtype=torch.long, device=device),
+                "prompt_len": torch.tensor(p - 1, device=device)}}
+
+        entry, reused = self._entry(key, make)
+        cache, buf = entry["cache"], entry["buf"]
+        if reused:
             cache.reset()
         full_mask = torch.zeros(b, max_len, dtype=attention_mask.dtype, device=device)
         full_mask[:, :p] = attention_mask
         first, last_pos = self._prefill(input_ids, attention_mask, cache, full_mask, sampling, generator)
         done0 = torch.isin(first, eos)
-        if graph_entry:
-            buf = graph_entry["buf"]
-        else:
-            buf = {"tok": torch.empty(b, 1, dtype=torch.long, device=device),
-                   "pos": torch.empty(b, 1, dtype=torch.long, device=device),
-                   "cpos": torch.empty(1, dtype=torch.long, device=device),
-                   "mask": torch.empty(b, max_len, dtype=attention_mask.dtype, device=device),
-                   "done": torch.empty(b, dtype=torch.bool, device=device),
-                   "out": torch.empty(b, max_new_tokens, dtype=torch.long, device=device),
-                   "prompt_len": torch.tensor(p - 1, device=device)}
         buf["tok"].copy_(first.view(b, 1))
         buf["pos"].copy_(last_pos + 1)
         buf["cpos"].fill_(p)
@@ -173,9 +236,9 @@ class StaticRollout:
         buf["out"][:, 0] = first
         if max_new_tokens == 1 or bool(done0.all()):
             return buf["out"][:, :1].clone()
-        graph = graph_entry["graph"] if graph_entry else None
+        graph = entry["graph"] if self.use_cuda_graph else None
         if graph is None and self.use_cuda_graph:
-            graph = self._capture(key, buf, cache, sampling, eos, pad_token_id)
+            graph = self._capture(entry, buf, cache, sampling, eos, pad_token_id)
         steps = 1
         while steps < max_new_tokens:
             if graph is not None:
@@ -201,7 +264,7 @@ class StaticRollout:
         first = is_eos.float().argmax(1)
         return int(first.max()) + 1
 
-    def _capture(self, key, buf, cache, sampling, eos, pad_token_id):
+    def _capture(self, entry, buf, cache, sampling, eos, pad_token_id):
         """Warm up and capture one decoding step in a CUDA graph; None (eager fallback) if that fails."""
         try:
             snapshot = {k: v.clone() for k, v in buf.items()}
@@ -222,7 +285,7 @@ class StaticRollout:
             for k, v in snapshot.items():  # restore what the warm-up steps consumed
                 buf[k].copy_(v)
             torch.cuda.set_rng_state(rng, buf["tok"].device)
-            self._graphs[key] = {"graph": graph, "buf": buf, "cache": cache}
+            entry["graph"] = graph
             return graph
         except Exception as exc:  # noqa: BLE001  any capture problem falls back to the eager step
             self.graph_failures += 1
