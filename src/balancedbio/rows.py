@@ -35,7 +35,7 @@ _FACT_KEYS = frozenset({"subject", "relation", "object", "source"})
 
 @dataclass(frozen=True)
 class Check:
-    """One verifiable instruction: a verifier id and its keyword arguments (see :mod:`balancedbio.scoring.instructions`)."""
+    """One verifiable instruction: a verifier id and its keyword arguments (the ids: :mod:`balancedbio.verifiers`)."""
 
     id: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -69,7 +69,8 @@ class Row:
 
     ``messages`` is the conversation (the last turn is the reference answer when it is the assistant's);
     ``answer`` the gold answer (an MCQ letter, a short text, a diagnosis; ``""`` for instruction rows);
-    ``checks`` the verifiable instructions the response must follow.
+    ``checks`` the verifiable instructions the response must follow (IFEval / IFBench verifier ids with
+    their kwargs; an unknown id or keyword is an error naming ``where``).
     """
 
     capability: str
@@ -147,6 +148,11 @@ class Row:
         if not isinstance(raw_checks, list):
             raise _fail(where, "checks", f"must be a list of {{id, kwargs}}, got {raw_checks!r}")
         checks = tuple(_parse_check(c, where, i) for i, c in enumerate(raw_checks))
+        if checks:
+            # the verifier vocabulary is floor 1 too; importing it loads the verifiers (first use only)
+            from balancedbio.verifiers import validate_checks
+
+            validate_checks(checks, where)
         if cap == "instruction" and not checks:
             raise _fail(where, "checks", "must list at least one instruction for an instruction row")
         facts = obj.get("facts") or []

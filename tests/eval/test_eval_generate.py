@@ -15,18 +15,18 @@ def test_synth_loader_skips_bad_rows_with_file_and_line():
     assert [r["id"] for r in rows] == ["t1", "t2", "t3", "t4", "t5", "t6", "t7"]
     assert len(skipped) == 2
     assert "synth_test.jsonl:5: invalid JSON" in skipped[0]
-    assert "synth_test.jsonl:6: capability 'poetry'" in skipped[1]
+    assert "synth_test.jsonl:6: key 'capability' must be one of" in skipped[1]
 
 
 def test_synth_loader_bad_checks_and_answer_key(tmp_path):
     rows, _ = load_synth_rows(FIX / "synth_test.jsonl")
-    bad_check = dict(rows[2], checks=[{"id": "shout", "args": {}}])
+    bad_check = dict(rows[2], checks=[{"id": "shout", "kwargs": {}}])
     bad_key = dict(rows[0], answer_type="mcq", answer="F", choices={"A": "a", "B": "b", "C": "c", "D": "d"})
     p = tmp_path / "t.jsonl"
     p.write_text(json.dumps(bad_check) + "\n" + json.dumps(bad_key) + "\n")
     _, skipped = load_synth_rows(p)
-    assert "t.jsonl:1: checks[0]: unknown checker id 'shout'" in skipped[0]
-    assert "t.jsonl:2: MCQ answer key 'F' is not one of A, B, C, D" in skipped[1]
+    assert "t.jsonl:1: checks[0]: unknown instruction id 'shout'" in skipped[0]
+    assert "t.jsonl:2: key 'answer' 'F' is not one of the choice letters A, B, C, D" in skipped[1]
 
 
 def test_gold_completions_score_full_marks():

@@ -58,3 +58,19 @@ def test_task_fields_are_validated(kw, why):
 def test_every_registered_task_is_well_formed():
     for task in tasks.all_tasks():
         assert task.headline and task.published, task.name
+
+
+def test_instruction_benchmarks_are_registered_and_run_end_to_end(tmp_path):
+    import json
+
+    assert {"ifeval", "ifbench"} <= {t.name for t in tasks.by_capability("instruction")}
+    ifeval = tasks.get("ifeval")
+    with pytest.raises(DataError, match="IFEval prompts are not packaged"):
+        ifeval.load(Source())
+    data = tmp_path / "input_data.jsonl"
+    data.write_text(json.dumps({"key": 7, "prompt": "No commas please.", "instruction_id_list":
+                                ["punctuation:no_comma"], "kwargs": [{}]}) + "\n")
+    items = ifeval.load(Source(path=str(data)))
+    assert ifeval.prompt(items[0]) == [{"role": "user", "content": "No commas please."}]
+    judged = [ifeval.judge(items[0], "fine"), ifeval.judge(items[0], "fine, thanks")]
+    assert ifeval.metric(judged)[ifeval.headline] == 0.5

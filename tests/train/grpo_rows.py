@@ -19,12 +19,14 @@ def contract_rows() -> list[dict]:
                             "step and finish with a line 'Answer: <answer>'."},
                            {"role": "assistant", "content": "Marfan is a fibrillinopathy.\nAnswer: FBN1"}]}
     instr = {"id": "i1", "capability": "instruction", "answer": "", "answer_type": "free", "aliases": [],
-             "choices": None, "checks": [{"id": "lowercase", "args": {}}, {"id": "word_count", "args": {"max": 20}}],
+             "choices": None, "checks": [{"id": "change_case:english_lowercase", "kwargs": {}},
+                                          {"id": "length_constraints:number_words",
+                                           "kwargs": {"relation": "less than", "num_words": 20}}],
              "facts": [], "split": "train", "provenance": {},
              "messages": [{"role": "user", "content": "Describe anemia in under 20 words, all lowercase."},
                           {"role": "assistant", "content": "a shortage of red blood cells or hemoglobin."}]}
     integ = {"id": "g1", "capability": "integration", "answer": "Marfan syndrome", "answer_type": "free",
-             "aliases": ["MFS"], "choices": None, "checks": [{"id": "sections", "args": {"names": SECTIONS}}],
+             "aliases": ["MFS"], "choices": None, "checks": [{"id": "balancedbio:sections", "kwargs": {"names": SECTIONS}}],
              "facts": [], "split": "train", "provenance": {},
              "messages": [{"role": "user", "content": "A tall 20-year-old with lens dislocation and aortic root "
                            "dilation. Answer with sections Differential:, Work-up:, Diagnosis:, Management:."},

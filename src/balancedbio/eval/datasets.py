@@ -35,6 +35,7 @@ from typing import Any
 
 from balancedbio.errors import DataError
 from balancedbio.inputs import iter_text_lines
+from balancedbio.rows import Row
 
 log = logging.getLogger(__name__)
 
@@ -362,46 +363,14 @@ def load_hub(kind: str, *, allow_download: bool = False, hub_id: str | None = No
 # Synthetic test split (rows of the synthetic-data contract)
 
 
-def _row_problem(row: Any) -> str | None:
-    """Why a synthetic-data row cannot be evaluated, or None."""
-    from balancedbio.scoring.instructions import validate_checks
-    from balancedbio.scoring.score import CAPABILITIES
-
-    if not isinstance(row, dict):
-        return "expected a JSON object"
-    cap = row.get("capability")
-    if cap not in CAPABILITIES:
-        return f"capability {cap!r} is not one of {', '.join(CAPABILITIES)}"
-    msgs = row.get("messages")
-    if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) and "role" in m and "content" in m
-                                                         for m in msgs):
-        return "'messages' must be a non-empty list of {role, content}"
-    if msgs[0].get("role") not in ("user", "system"):
-        return "the first message must be a user (or system) turn"
-    if row.get("answer_type") == "mcq":
-        letters = sorted((row.get("choices") or {}).keys()) or list("ABCD")
-        if str(row.get("answer", "")).strip().upper() not in letters:
-            return f"MCQ answer key {row.get('answer')!r} is not one of {', '.join(letters)}"
-    if cap in ("expertise", "reasoning", "integration") and not str(row.get("answer", "")).strip():
-        return f"{cap} row has an empty 'answer'"
-    try:
-        validate_checks(row.get("checks") or [])
-    except DataError as exc:
-        return str(exc)
-    if cap == "instruction" and not row.get("checks"):
-        return "instruction row has no checks"
-    return None
-
-
 def load_synth_rows(path: str | Path, *, strict: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of a synthetic ``test.jsonl`` that can be evaluated, and one ``file:line: why`` per skipped row."""
+    """Rows of a synthetic ``test.jsonl`` (each validated by :meth:`Row.parse`), and one ``file:line: why`` per skipped row."""
     path = Path(path)
     col = _Collector("synthetic", strict)
     rows = []
     for where, obj in _jsonl(path, col):
-        why = _row_problem(obj)
-        if why:
-            col.bad(where, why)
-            continue
-        rows.append(obj)
+        try:
+            rows.append(Row.parse(obj, where).to_dict())
+        except DataError as exc:
+            col.bad(where, str(exc).removeprefix(f"{where}: "))
     return rows, col.set.skipped

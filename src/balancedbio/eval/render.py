@@ -124,8 +124,8 @@ def _markdown(report: dict[str, Any]) -> str:
             if "skipped" in r or not r:
                 gen_rows.append([label, cap, "skipped: " + str(r.get("skipped", "not run")), "", "", "", ""])
                 continue
-            extra = (f"prompt strict {fmt(r['prompt_strict'])} / loose {fmt(r['prompt_loose'])}; instruction "
-                     f"strict {fmt(r['instruction_strict'])} / loose {fmt(r['instruction_loose'])}"
+            extra = (f"prompt strict {fmt(r['prompt_level_strict_acc'])} / loose {fmt(r['prompt_level_loose_acc'])}; "
+                     f"instruction strict {fmt(r['inst_level_strict_acc'])} / loose {fmt(r['inst_level_loose_acc'])}"
                      if cap == "instruction" else "")
             gen_rows.append([label, cap, r["n"], fmt(r.get("value")), fmt(r.get("format_ok")), r["unparseable"],
                              extra])

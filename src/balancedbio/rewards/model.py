@@ -98,7 +98,7 @@ class SemanticSimilarityReward:
         return self._model
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        rows = rows_from_columns(len(completions), columns)
+        rows = rows_from_columns(len(completions), columns, prompts)
         spans, golds, owners = [], [], []
         for i, (row, c) in enumerate(zip(rows, completions)):
             gold = gold_text(row)
@@ -233,7 +233,7 @@ class LLMJudgeReward:
         return None
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        rows = rows_from_columns(len(completions), columns)
+        rows = rows_from_columns(len(completions), columns, prompts)
         out = []
         for p, c, row in zip(prompts, completions, rows):
             gold = "; ".join(gold_text(row)) or "(none given)"

@@ -3,7 +3,8 @@
 TRL calls a reward as ``f(prompts, completions, **columns)`` where each column is a list with one entry
 per completion. Nested fields of the synth row (``checks``, ``choices``, ``facts``) do not survive Arrow's
 schema unification intact, so the GRPO recipe also ships the whole row as a JSON string in a ``row``
-column; when present it wins, otherwise the row is rebuilt from the individual columns.
+column; when present it wins, otherwise the row is rebuilt from the individual columns. Either way the row
+goes through :meth:`balancedbio.rows.Row.parse`, the one validator (no field is silently filled in).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-ROW_FIELDS = ("id", "capability", "messages", "answer", "aliases", "choices", "answer_type", "checks",
-              "facts", "split", "provenance")
+from balancedbio.rows import ROW_KEYS, Row
 
 
 def completion_text(completion: Any) -> str:
@@ -32,25 +32,41 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
-def rows_from_columns(n: int, columns: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The ``n`` synth rows behind a reward call's keyword columns."""
+def _prompt_messages(prompt: Any) -> list[dict[str, str]]:
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if isinstance(prompt, Sequence):
+        return [{"role": str(m.get("role")), "content": str(m.get("content") or "")} for m in prompt
+                if isinstance(m, Mapping)]
+    return []
+
+
+def rows_from_columns(n: int, columns: Mapping[str, Any], prompts: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    """The ``n`` contract rows behind a reward call's keyword columns, each validated by :meth:`Row.parse`.
+
+    A row without ``messages`` takes them from the call's ``prompts``; a row that breaks the contract (no
+    capability, an unknown instruction id...) raises :class:`DataError` naming the reward column and row.
+    """
     if "row" in columns and columns["row"] is not None:
         raw = columns["row"]
         if len(raw) != n:
             raise ValueError(f"column 'row' has {len(raw)} entries for {n} completions")
-        return [json.loads(r) if isinstance(r, str) else dict(r) for r in raw]
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
-    for key in ROW_FIELDS:
-        values = columns.get(key)
-        if values is None:
-            continue
-        if len(values) != n:
-            raise ValueError(f"column {key!r} has {len(values)} entries for {n} completions")
-        for row, value in zip(rows, values):
-            row[key] = value
-    for row in rows:
-        row.setdefault("capability", "expertise")
-        row.setdefault("answer", "")
-        row["aliases"] = list(row.get("aliases") or [])
-        row["checks"] = list(row.get("checks") or [])
-    return rows
+        rows = [json.loads(r) if isinstance(r, str) else dict(r) for r in raw]
+        where = "reward column 'row'[{}]"
+    else:
+        rows = [{} for _ in range(n)]
+        for key in ROW_KEYS:
+            values = columns.get(key)
+            if values is None:
+                continue
+            if len(values) != n:
+                raise ValueError(f"column {key!r} has {len(values)} entries for {n} completions")
+            for row, value in zip(rows, values):
+                row[key] = value
+        where = "reward columns, row {}"
+    out = []
+    for i, row in enumerate(rows):
+        if not row.get("messages") and prompts is not None and i < len(prompts):
+            row["messages"] = _prompt_messages(prompts[i])
+        out.append(Row.parse(row, where.format(i)).to_dict())
+    return out

@@ -32,14 +32,15 @@ def _score(row: dict[str, Any], text: str) -> Any:
     return score(row, text)
 
 
-def _each(completions: Sequence[Any], columns: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    rows = rows_from_columns(len(completions), columns)
+def _each(completions: Sequence[Any], columns: dict[str, Any], prompts: Sequence[Any] | None = None
+          ) -> list[tuple[dict[str, Any], str]]:
+    rows = rows_from_columns(len(completions), columns, prompts)
     return [(row, completion_text(c)) for row, c in zip(rows, completions)]
 
 
 def capability_score_reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
     """The scorer's per-capability value in [0, 1] (the rule-based part of the hybrid reward)."""
-    return [float(_score(row, text).value) for row, text in _each(completions, columns)]
+    return [float(_score(row, text).value) for row, text in _each(completions, columns, prompts)]
 
 
 def correctness_reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
@@ -48,23 +49,25 @@ def correctness_reward(prompts: Sequence[Any], completions: Sequence[Any], **col
     None for rows without a gold answer (instruction-following rows).
     """
     out: list[float | None] = []
-    for row, text in _each(completions, columns):
+    for row, text in _each(completions, columns, prompts):
         correct = None if row.get("capability") == "instruction" else _score(row, text).correct
         out.append(None if correct is None else float(correct))
     return out
 
 
 def instruction_reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-    """Fraction of the row's verifiable instruction checks passed (strict); None if the row has none."""
-    from balancedbio.scoring import check_instructions
+    """Fraction of the row's verifiable instructions followed (strict), judged by the same IFEval/IFBench
+    verifiers as the evaluation (:func:`balancedbio.scoring.instruction_results`); None if the row has none."""
+    from balancedbio.scoring import instruction_results
 
     out: list[float | None] = []
-    for row, text in _each(completions, columns):
+    for row, text in _each(completions, columns, prompts):
         checks = row.get("checks") or []
         if not checks:
             out.append(None)
             continue
-        passed = check_instructions(text, checks)
+        users = [m["content"] for m in row["messages"] if m["role"] == "user"]
+        passed = [strict for strict, _ in instruction_results(text, checks, prompt=users[-1] if users else "")]
         out.append(sum(passed) / len(passed))
     return out
 
@@ -75,7 +78,7 @@ def format_reward(prompts: Sequence[Any], completions: Sequence[Any], **columns:
     None where the scorer defines no format (instruction rows).
     """
     out: list[float | None] = []
-    for row, text in _each(completions, columns):
+    for row, text in _each(completions, columns, prompts):
         fmt = _score(row, text).format_ok
         out.append(None if fmt is None else float(fmt))
     return out

@@ -12,9 +12,9 @@ from balancedbio.scoring.answers import (
                                          normalize_answer,
                                          parse_sections,
 )
-from balancedbio.scoring.instructions import CHECKERS, check_instructions, validate_checks
+from balancedbio.scoring.instructions import check_instructions, instruction_results, validate_checks
 from balancedbio.scoring.score import CAPABILITIES, ScoreResult, score
 
 __all__ = ["score", "ScoreResult", "CAPABILITIES", "extract_choice", "extract_final_answer", "normalize_answer",
            "answer_matches", "mentions_answer", "check_instructions", "validate_checks", "parse_sections",
-           "CHECKERS"]
+           "instruction_results"]

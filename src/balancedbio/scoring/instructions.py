@@ -1,182 +1,126 @@
-"""Verifiable-constraint checkers for instruction following, strict and loose (IFEval style).
+"""Verifiable instructions, judged by the maintained IFEval and IFBench verifiers (``if-verifiable``).
 
-The idea of instructions whose compliance a program can verify, scored strictly (the response as is)
-and loosely (also after removing a leading/trailing line and markdown emphasis, which forgives a polite
-preamble like "Sure, here it is:"), is from IFEval (Zhou et al., arXiv 2311.07911). The checkers below
-are our own and implement exactly the checker ids of the synthetic data contract:
+A check is ``{"id": <verifier id>, "kwargs": {...}}``: the instruction ids and keyword arguments of IFEval
+(Zhou et al., arXiv 2311.07911; e.g. ``length_constraints:number_words {relation, num_words}``) and of
+IFBench (Pyatkin et al.; e.g. ``count:word_count_range {min_words, max_words}``), verified by the
+``if-verifiable`` package's instruction classes. One id is ours, because no verifier checks it:
+``balancedbio:sections {names}`` (each ``Name:`` header at a line start, in that order; the integration
+rows' format). Synth rows, the GRPO instruction reward and the IFEval/IFBench evaluation all go through
+:func:`instruction_results`, so they speak one language.
 
-    word_count {min?, max?}      sentence_count {min?, max?}   bullet_count {n}     paragraph_count {n}
-    json_keys {keys}             include_words {words}         exclude_words {words}
-    starts_with {text}           ends_with {text}              lowercase {}         no_commas {}
-    sections {names}
+Strict and loose follow the official IFEval evaluation: strict passes when the response is non-blank and
+the verifier accepts it; loose passes when any of the official response variants (the response, without
+its first line, without its last line, without both, and each of those without ``*``) is non-blank and
+accepted.
+
+The vocabulary (ids, keyword arguments, the offline NLTK data) is :mod:`balancedbio.verifiers`.
 
 Example::
 
-    >>> check_instructions("- a\\n- b", [{"id": "bullet_count", "args": {"n": 2}}])
-    [True]
+    >>> instruction_results("all fine here", [{"id": "change_case:english_lowercase", "kwargs": {}},
+    ...                                       {"id": "punctuation:no_comma", "kwargs": {}}])
+    [(True, True), (True, True)]
 """
 
 from __future__ import annotations
 
-import json
+import random
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from balancedbio.errors import DataError
 from balancedbio.scoring.answers import parse_sections
+from balancedbio.verifiers import (
+    OWN_VERIFIERS,
+    SECTIONS_ID,
+    check_fields,
+    ensure_nltk_data,
+    missing_nltk_data,
+    validate_checks,
+    verifier_registry,
+)
 
-__all__ = ["CHECKERS", "check_instructions", "validate_checks", "count_words", "count_sentences"]
+__all__ = ["SECTIONS_ID", "OWN_VERIFIERS", "verifier_registry", "validate_checks", "instruction_results",
+           "check_instructions",
+           "loose_variants", "count_words", "count_sentences", "ensure_nltk_data", "missing_nltk_data"]
 
-_WORD = re.compile(r"[^\W_]+(?:['\u2019-][^\W_]+)*")
-_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
-_BULLET = re.compile(r"^[ \t]*[-*][ \t]+\S", re.MULTILINE)
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*\n(.*?)\n?```$", re.DOTALL)
+def loose_variants(response: str) -> list[str]:
+    """The official IFEval loose variants of a response (eight strings, the response first)."""
+    from if_verifiable.common import get_loose_transformations
 
-
-def count_words(text: str) -> int:
-    """Words are runs of letters/digits, with inner apostrophes or hyphens ("don't", "IL-6" = 1 word)."""
-    return len(_WORD.findall(text))
-
-
-def count_sentences(text: str) -> int:
-    """Sentences end with ., ! or ? followed by whitespace or the end; a trailing fragment counts too."""
-    text = text.strip()
-    if not text:
-        return 0
-    pieces = [p for p in _SENTENCE_END.split(text) if _WORD.search(p)]
-    return len(pieces)
+    return get_loose_transformations(response)
 
 
-def _in_range(value: int, lo: int | None, hi: int | None) -> bool:
-    return (lo is None or value >= lo) and (hi is None or value <= hi)
+def _verifier(cid: str, kwargs: Mapping[str, Any], prompt: str) -> Any:
+    source, cls = verifier_registry()[cid]
+    if cls is None:
+        names = list(kwargs["names"])
+        return _Sections(names)
+    inst = cls(cid)
+    inst.build_description(**{k: v for k, v in kwargs.items() if v is not None})
+    args = inst.get_instruction_args()
+    if args and "prompt" in args:
+        inst.build_description(prompt=prompt)
+    return inst
 
 
-def _word_count(response: str, min: int | None = None, max: int | None = None) -> bool:
-    return _in_range(count_words(response), min, max)
+class _Sections:
+    def __init__(self, names: list[str]):
+        self.names = names
+
+    def check_following(self, value: str) -> bool:
+        return parse_sections(value, self.names) is not None
 
 
-def _sentence_count(response: str, min: int | None = None, max: int | None = None) -> bool:
-    return _in_range(count_sentences(response), min, max)
+def instruction_results(response: str | None, checks: Sequence[Any], prompt: str = "") -> list[tuple[bool, bool]]:
+    """``(strict, loose)`` per check for ``response`` to a prompt (official IFEval definitions).
 
-
-def _bullet_count(response: str, n: int) -> bool:
-    return len(_BULLET.findall(response)) == int(n)
-
-
-def _paragraph_count(response: str, n: int) -> bool:
-    blocks = [b for b in re.split(r"\n[ \t]*\n", response.strip()) if b.strip()]
-    return len(blocks) == int(n)
-
-
-def _json_keys(response: str, keys: Sequence[str]) -> bool:
-    body = response.strip()
-    fenced = _FENCE.match(body)
-    if fenced:
-        body = fenced.group(1).strip()
-    try:
-        obj = json.loads(body)
-    except (json.JSONDecodeError, ValueError):
-        return False
-    return isinstance(obj, dict) and all(k in obj for k in keys)
-
-
-def _has_phrase(response: str, phrase: str) -> bool:
-    # whole words, case-insensitive; lookarounds (not \b) so phrases like "C++" or "IL-6" work
-    return re.search(rf"(?<!\w){re.escape(phrase.strip())}(?!\w)", response, re.IGNORECASE) is not None
-
-
-def _include_words(response: str, words: Sequence[str]) -> bool:
-    return all(_has_phrase(response, w) for w in words)
-
-
-def _exclude_words(response: str, words: Sequence[str]) -> bool:
-    return not any(_has_phrase(response, w) for w in words)
-
-
-def _starts_with(response: str, text: str) -> bool:
-    return response.strip().lower().startswith(text.strip().lower())
-
-
-def _ends_with(response: str, text: str) -> bool:
-    return response.strip().lower().endswith(text.strip().lower())
-
-
-def _lowercase(response: str) -> bool:
-    return response.islower()  # at least one cased character, none upper-case
-
-
-def _no_commas(response: str) -> bool:
-    return "," not in response and "\uff0c" not in response
-
-
-def _sections(response: str, names: Sequence[str]) -> bool:
-    return parse_sections(response, list(names)) is not None
-
-
-# checker id -> (function, required args, optional args)
-CHECKERS: dict[str, tuple[Callable[..., bool], tuple[str, ...], tuple[str, ...]]] = {
-    "word_count": (_word_count, (), ("min", "max")),
-    "sentence_count": (_sentence_count, (), ("min", "max")),
-    "bullet_count": (_bullet_count, ("n",), ()),
-    "paragraph_count": (_paragraph_count, ("n",), ()),
-    "json_keys": (_json_keys, ("keys",), ()),
-    "include_words": (_include_words, ("words",), ()),
-    "exclude_words": (_exclude_words, ("words",), ()),
-    "starts_with": (_starts_with, ("text",), ()),
-    "ends_with": (_ends_with, ("text",), ()),
-    "lowercase": (_lowercase, (), ()),
-    "no_commas": (_no_commas, (), ()),
-    "sections": (_sections, ("names",), ()),
-}
-
-
-def validate_checks(checks: Iterable[Mapping[str, Any]]) -> None:
-    """Raise :class:`DataError` naming the problem if any check has an unknown id or wrong arguments."""
-    for i, check in enumerate(checks):
-        if not isinstance(check, Mapping) or "id" not in check:
-            raise DataError(f"checks[{i}]: expected an object with an 'id', got {check!r}")
-        cid = check["id"]
-        if cid not in CHECKERS:
-            raise DataError(f"checks[{i}]: unknown checker id {cid!r}; known: {', '.join(sorted(CHECKERS))}")
-        args = check.get("args") or {}
-        if not isinstance(args, Mapping):
-            raise DataError(f"checks[{i}] ({cid}): 'args' must be an object, got {args!r}")
-        _, required, optional = CHECKERS[cid]
-        missing = [a for a in required if a not in args]
-        unknown = [a for a in args if a not in required + optional]
-        if missing or unknown:
-            raise DataError(f"checks[{i}] ({cid}): missing args {missing}, unknown args {unknown}; "
-                            f"expected {list(required)} + optional {list(optional)}")
-        if cid in ("word_count", "sentence_count") and "min" not in args and "max" not in args:
-            raise DataError(f"checks[{i}] ({cid}): needs 'min' or 'max'")
-
-
-def _loose_variants(response: str) -> list[str]:
-    """The response, without its first line, without its last line, without both; each also without ``*``."""
-    lines = response.split("\n")
-    variants = [response, "\n".join(lines[1:]).strip(), "\n".join(lines[:-1]).strip(),
-                "\n".join(lines[1:-1]).strip()]
-    variants += [v.replace("*", "") for v in variants]
-    return [v for v in variants if v.strip()] or [response]
-
-
-def check_instructions(response: str | None, checks: Sequence[Mapping[str, Any]], loose: bool = False) -> list[bool]:
-    """One bool per check: does ``response`` satisfy it (strict, or loose as in IFEval)?
-
-    Loose counts a check as passed if any of the variants from :func:`_loose_variants` passes it.
-    An empty (or all-whitespace) response fails every check, so saying nothing never satisfies
-    ``no_commas`` or ``exclude_words``. Unknown checker ids or wrong arguments raise :class:`DataError`
-    (a data bug, never a model failure).
+    ``prompt`` is the user prompt (a few IFEval/IFBench verifiers compare the response with it). Unknown ids or
+    keywords raise :class:`DataError` (a data bug, never a model failure); a verifier that needs an NLTK
+    resource that is not installed raises :class:`DataError` naming it.
     """
     validate_checks(checks)
     response = response or ""
-    if not response.strip():
-        return [False] * len(checks)
-    variants = _loose_variants(response) if loose else [response]
+    variants = loose_variants(response)
     out = []
-    for check in checks:
-        fn = CHECKERS[check["id"]][0]
-        args = dict(check.get("args") or {})
-        out.append(any(fn(v, **args) for v in variants))
+    state = random.getstate()
+    try:
+        insts = []
+        for i, check in enumerate(checks):
+            cid, kwargs = check_fields(check)
+            # a few verifiers draw a random value for an argument the data leaves invalid (IFEval's
+            # letter_frequency with letter "!" or "#"): seed per prompt and check, so a score is reproducible
+            random.seed(zlib.crc32(f"{prompt}\0{i}\0{cid}".encode()))
+            insts.append((cid, _verifier(cid, kwargs, prompt)))
+    finally:
+        random.setstate(state)
+    for cid, inst in insts:
+        try:
+            strict = bool(response.strip() and inst.check_following(response))
+            loose = strict or any(v.strip() and inst.check_following(v) for v in variants)
+        except LookupError as exc:
+            first = str(exc).strip().splitlines()
+            raise DataError(f"instruction {cid!r} needs NLTK data that is not installed "
+                            f"({next((ln.strip() for ln in first if 'Resource' in ln), 'see nltk')})") from None
+        out.append((strict, bool(loose)))
     return out
+
+
+def check_instructions(response: str | None, checks: Sequence[Any], loose: bool = False, prompt: str = "") -> list[bool]:
+    """One bool per check: does ``response`` follow it (strict, or loose)?"""
+    return [lo if loose else st for st, lo in instruction_results(response, checks, prompt)]
+
+
+def count_words(text: str) -> int:
+    """Words as IFEval's ``length_constraints:number_words`` counts them (NLTK's ``\\w+`` tokens)."""
+    return len(re.findall(r"\w+", text))
+
+
+def count_sentences(text: str) -> int:
+    """Sentences as IFEval's ``length_constraints:number_sentences`` counts them (NLTK's English Punkt)."""
+    ensure_nltk_data()
+    from if_verifiable.ifeval.instructions_util import count_sentences as _count
+
+    return _count(text)

@@ -12,7 +12,8 @@ scorer is not public):
                   ``value = correct``; ``format_ok`` = an answer could be extracted.
 * ``reasoning``   The final ``Answer: ...`` line is extracted and matched (letters for MCQ rows).
                   ``value = correct``; ``format_ok`` = an ``Answer:`` line exists.
-* ``instruction`` Every check of the row, strict and loose. ``value`` = fraction of checks passed
+* ``instruction`` Every check of the row (IFEval / IFBench verifier ids, :mod:`balancedbio.scoring.instructions`),
+                  strict and loose. ``value`` = fraction of checks passed
                   strictly (instruction-level); ``correct`` = all passed strictly (prompt-level).
 * ``integration`` ``format_ok`` = the required sections parse in order; ``correct`` = the gold diagnosis
                   (or an alias) appears in the ``Diagnosis:`` section. ``value = 0.3*format_ok +
@@ -41,7 +42,7 @@ from balancedbio.scoring.answers import (
     normalize_answer,
     parse_sections,
 )
-from balancedbio.scoring.instructions import check_instructions
+from balancedbio.scoring.instructions import SECTIONS_ID, instruction_results
 
 __all__ = ["ScoreResult", "score", "CAPABILITIES", "INTEGRATION_SECTIONS", "INTEGRATION_FORMAT_WEIGHT"]
 
@@ -113,10 +114,16 @@ def _score_reasoning(row: Mapping[str, Any], completion: str) -> ScoreResult:
                        details={"pred": final})
 
 
+def _prompt_text(row: Mapping[str, Any]) -> str:
+    """The last user turn of the row's prompt (a few verifiers compare the response with the prompt)."""
+    users = [m.get("content") or "" for m in row.get("messages") or [] if isinstance(m, Mapping) and m.get("role") == "user"]
+    return str(users[-1]) if users else ""
+
+
 def _score_instruction(row: Mapping[str, Any], completion: str) -> ScoreResult:
     checks = row.get("checks") or []
-    strict = check_instructions(completion, checks)
-    loose = check_instructions(completion, checks, loose=True)
+    results = instruction_results(completion, checks, prompt=_prompt_text(row))
+    strict, loose = [s for s, _ in results], [lo for _, lo in results]
     value = sum(strict) / len(strict) if strict else 0.0
     return ScoreResult("instruction", value, correct=float(all(strict) and bool(strict)), format_ok=None,
                        instructions=strict,
@@ -126,8 +133,8 @@ def _score_instruction(row: Mapping[str, Any], completion: str) -> ScoreResult:
 
 def _section_names(row: Mapping[str, Any]) -> list[str]:
     for check in row.get("checks") or []:
-        if check.get("id") == "sections":
-            return list((check.get("args") or {}).get("names") or INTEGRATION_SECTIONS)
+        if check.get("id") == SECTIONS_ID:
+            return list((check.get("kwargs") or {}).get("names") or INTEGRATION_SECTIONS)
     return list(INTEGRATION_SECTIONS)
 
 
@@ -139,7 +146,7 @@ def _score_integration(row: Mapping[str, Any], completion: str) -> ScoreResult:
     ok = bool(diagnosis) and mentions_answer(diagnosis, str(row.get("answer", "")), row.get("aliases") or ())
     fmt = sections is not None
     checks = row.get("checks") or []
-    strict = check_instructions(completion, checks) if checks else []
+    strict = [st for st, _ in instruction_results(completion, checks, prompt=_prompt_text(row))] if checks else []
     value = INTEGRATION_FORMAT_WEIGHT * fmt + (1 - INTEGRATION_FORMAT_WEIGHT) * ok
     return ScoreResult("integration", value, correct=float(ok), format_ok=float(fmt), instructions=strict,
                        details={"pred": diagnosis or None, "sections": sections})

@@ -1,19 +1,25 @@
 """MKGSG templates for the ``instruction`` capability: biomedical prompts with verifiable constraints.
 
-The constraint style follows IFEval (Zhou et al., arXiv 2311.07911); the checker ids and arguments are
-exactly those of the data contract, implemented by :mod:`balancedbio.scoring.instructions`. Each prompt
+The constraints are IFEval instructions (Zhou et al., arXiv 2311.07911) written as verifier ids and
+keyword arguments (``{"id": "length_constraints:number_words", "kwargs": {"relation": "less than",
+"num_words": 60}}``), the language :mod:`balancedbio.scoring.instructions` judges with the maintained
+verifiers - so training rows, the GRPO reward and the IFEval evaluation speak one language. Each prompt
 asks about one disease of the graph (features, genes, inheritance), so the content is grounded too; the
 reference response is built from the graph facts and then shaped to satisfy every constraint, and the
 validator re-checks it with the shared scorer.
 
-Formats: ``bullet_count``, ``json_keys``, ``paragraph_count``, ``sentence_count``, ``word_count``; add-ons:
-``include_words``, ``exclude_words``, ``starts_with``, ``ends_with``, ``lowercase``, ``no_commas``.
+Formats: ``detectable_format:number_bullet_lists``, ``detectable_format:json_format``,
+``length_constraints:number_paragraphs`` (``***`` dividers), ``length_constraints:number_sentences``,
+``length_constraints:number_words``; add-ons: ``detectable_format:title``, ``startend:end_checker``,
+``change_case:english_lowercase``, ``punctuation:no_comma``, ``keywords:existence``,
+``keywords:forbidden_words``.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 
 from balancedbio.scoring.instructions import count_sentences, count_words
 from balancedbio.synth.item import Item, fact, join_names
@@ -24,6 +30,7 @@ FORBIDDEN = ("cure", "always", "never", "definitely", "contagious", "miracle", "
 ENDINGS = ("Confirm the diagnosis with a specialist.", "Seek genetic counselling for family planning.",
            "Management should be individualised.")
 OPENINGS = ("Summary:", "Key facts:", "Overview:")
+_PLAIN = re.compile(r"[\w\s-]+")  # keywords:existence matches its keyword as a regular expression
 
 
 def _content(rng: random.Random, p: Pools, cl: Closures, d: str, side: str) -> dict:
@@ -57,66 +64,68 @@ def constrained_prompt(rng: random.Random, p: Pools, cl: Closures, side: str) ->
     asks: list[str] = []
     if family == "bullets":
         n = len(c["features"])
-        prompt = f"List exactly {n} clinical features of {name} as a bulleted list, one per line starting with '- '."
+        prompt = (f"List exactly {n} clinical features of {name} as a markdown bulleted list, one per line "
+                  "starting with '- '.")
         body = "\n".join(f"- {f}" for f in c["features"])
-        checks.append({"id": "bullet_count", "args": {"n": n}})
+        checks.append(_check("detectable_format:number_bullet_lists", num_bullets=n))
     elif family == "json":
         keys = ["disease", "features", "genes"] + (["inheritance"] if c["mode"] else [])
         prompt = (f"Describe {name} as a single JSON object with the keys {', '.join(repr(k) for k in keys)}. "
-                  "Output only the JSON.")
+                  "Wrap the entire output in JSON format.")
         obj = {"disease": name, "features": c["features"], "genes": c["symbols"]}
         if c["mode"]:
             obj["inheritance"] = INHERITANCE_MODES[c["mode"]]
         body = json.dumps(obj, ensure_ascii=False)
-        checks.append({"id": "json_keys", "args": {"keys": keys}})
+        checks.append(_check("detectable_format:json_format"))
     elif family == "paragraphs":
         sents = _summary_sentences(c)
         if len(sents) < 2:
             return None
-        prompt = (f"Write two paragraphs about {name}, separated by a blank line: the first on its clinical "
-                  "features, the second on its genetics.")
-        body = sents[0] + "\n\n" + " ".join(sents[1:])
-        checks.append({"id": "paragraph_count", "args": {"n": 2}})
+        prompt = (f"Write exactly 2 paragraphs about {name}: the first on its clinical features, the second on its "
+                  "genetics. Separate the paragraphs with the markdown divider: ***")
+        body = sents[0] + "\n***\n" + " ".join(sents[1:])
+        checks.append(_check("length_constraints:number_paragraphs", num_paragraphs=2))
     else:
         body = " ".join(_summary_sentences(c))
         prompt = f"Summarise the key clinical and genetic facts about {name}."
     can_wrap = family != "json"
     if can_wrap and rng.random() < 0.3:
-        opening = rng.choice(OPENINGS)
-        asks.append(f"Start your answer with '{opening}'.")
-        body = f"{opening}\n{body}" if family in ("bullets", "paragraphs") else f"{opening} {body}"
-        checks.append({"id": "starts_with", "args": {"text": opening}})
+        title = rng.choice(OPENINGS).rstrip(":")
+        asks.append(f"Give your answer a title wrapped in double angular brackets, such as <<{title}>>.")
+        body = f"<<{title}>>\n{body}"
+        checks.append(_check("detectable_format:title"))
     if can_wrap and rng.random() < 0.3:
         ending = rng.choice(ENDINGS)
-        asks.append(f"End your answer with the exact sentence '{ending}'")
+        asks.append(f"Finish your response with this exact phrase: {ending}")
         body = f"{body}\n{ending}" if family == "bullets" else f"{body} {ending}"
-        checks.append({"id": "ends_with", "args": {"text": ending}})
+        checks.append(_check("startend:end_checker", end_phrase=ending))
     if rng.random() < 0.2:
-        asks.append("Write everything in lowercase letters.")
+        asks.append("Your entire response should be in English, and in all lowercase letters.")
         body = body.lower()
-        checks = [_lower_args(ch) for ch in checks]
-        checks.append({"id": "lowercase", "args": {}})
+        checks = [_lower_kwargs(ch) for ch in checks]
+        checks.append(_check("change_case:english_lowercase"))
     if "," not in body and rng.random() < 0.3:
-        asks.append("Do not use any commas.")
-        checks.append({"id": "no_commas", "args": {}})
+        asks.append("Do not use any commas in your response.")
+        checks.append(_check("punctuation:no_comma"))
     if family == "sentences":
         k = count_sentences(body)
-        asks.insert(0, f"Use at most {k} sentences.")
-        checks.append({"id": "sentence_count", "args": {"min": 1, "max": k}})
+        asks.insert(0, f"Answer with less than {k + 1} sentences.")
+        checks.append(_check("length_constraints:number_sentences", relation="less than", num_sentences=k + 1))
     elif family == "words":
         limit = count_words(body) + 5 + rng.randrange(15)
-        asks.insert(0, f"Use no more than {limit} words.")
-        checks.append({"id": "word_count", "args": {"max": limit}})
+        asks.insert(0, f"Answer with less than {limit + 1} words.")
+        checks.append(_check("length_constraints:number_words", relation="less than", num_words=limit + 1))
     if rng.random() < 0.4:
-        options = [w for w in (*c["symbols"][:1], c["features"][0]) if w.lower() in body.lower()]
-        word = options[0] if options else c["features"][0]
-        asks.append(f"Mention '{word}' explicitly.")
-        checks.append({"id": "include_words", "args": {"words": [word]}})
+        options = [w for w in (*c["symbols"][:1], c["features"][0])
+                   if w.lower() in body.lower() and _PLAIN.fullmatch(w)]
+        if options:
+            asks.append(f"Include the keywords {[options[0]]} in the response.")
+            checks.append(_check("keywords:existence", keywords=[options[0]]))
     if rng.random() < 0.4:
         banned = [w for w in FORBIDDEN if w not in body.lower()][:1 + rng.randrange(2)]
         if banned:
-            asks.append(f"Do not use the word{'s' if len(banned) > 1 else ''} {' or '.join(repr(b) for b in banned)}.")
-            checks.append({"id": "exclude_words", "args": {"words": banned}})
+            asks.append(f"Do not include keywords {banned} in the response.")
+            checks.append(_check("keywords:forbidden_words", forbidden_words=banned))
     facts = [fact(d, "has_phenotype", h, "hpo") for h in c["phs"]]
     facts += [fact(d, "associated_with_gene", g, "hpo") for g in c["genes"]]
     if c["mode"]:
@@ -126,9 +135,13 @@ def constrained_prompt(rng: random.Random, p: Pools, cl: Closures, side: str) ->
                 answer_type="free", checks=checks, facts=facts, mentions=mentions, entities=[d, *c["genes"]])
 
 
-def _lower_args(check: dict) -> dict:
-    if check["id"] in ("starts_with", "ends_with"):
-        return {"id": check["id"], "args": {"text": check["args"]["text"].lower()}}
+def _check(verifier_id: str, **kwargs) -> dict:
+    return {"id": verifier_id, "kwargs": kwargs}
+
+
+def _lower_kwargs(check: dict) -> dict:
+    if check["id"] == "startend:end_checker":
+        return _check(check["id"], end_phrase=check["kwargs"]["end_phrase"].lower())
     return check
 
 

