@@ -32,6 +32,7 @@ from balancedbio.atomic import atomic_dir
 from balancedbio.config import option
 from balancedbio.errors import ModelError
 from balancedbio.inputs import check_safetensors, looks_like_local_path
+from balancedbio.progress import phase
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,7 @@ def convert_gguf(gguf_path: str | Path, dest: str | Path, *, overwrite: bool = F
     with gguf_path.open("rb") as fh:
         if fh.read(4) != b"GGUF":
             raise ModelError(f"{gguf_path}: not a GGUF file (bad magic number)")
+    phase(f"converting {gguf_path.name} to safetensors in {dest} (once; about 20 s on a CPU)")
     try:
         with _quiet():
             tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)

@@ -3,8 +3,6 @@ groups, planted with a binary rule score and a compressed similarity score), GDP
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 

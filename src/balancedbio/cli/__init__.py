@@ -47,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        if args.verb == "chat":  # interactive: waiting for the user is not a silence
+            return int(args.func(args) or 0)
+        from balancedbio.progress import heartbeat
+
+        with heartbeat(args.verb):
+            return int(args.func(args) or 0)
     except BalancedBioError as exc:
         print(f"balancedbio {args.verb}: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -28,6 +28,7 @@ import numpy as np
 
 from balancedbio.config import option, to_dict
 from balancedbio.errors import ConfigError, DataError
+from balancedbio.progress import phase
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,8 @@ def run_embed_bench(cfg: EmbedBenchConfig, models: dict[str, str], output_dir: s
     results: dict[str, Any] = {"config": to_dict(cfg), "models": dict(models), "sizes": sizes,
                                "genes_without_profile": len(no_profile), "interaction": [],
                                "process": [], "perturbation": [], "throughput": {}}
-    for label, spec in embedders:
-        log.info("embedder %s", label)
+    for i, (label, spec) in enumerate(embedders, 1):
+        phase(f"embed-bench {label} ({i}/{len(embedders)}): loading, then embedding {len(genes)} gene profiles")
         loaded = load_for_embedding(spec, device=cfg.device) if spec is not None else None
         if not genes:  # process naming only: no gene embeddings needed
             vecs, timing = {}, {}
@@ -200,6 +201,7 @@ def run_embed_bench(cfg: EmbedBenchConfig, models: dict[str, str], output_dir: s
             from balancedbio.embed.process import process_test_sets, run_process_naming
 
             sets = process_test_sets(cfg.process_sets, seed=cfg.process_seed, max_genes=cfg.process_max_genes)
+            phase(f"embed-bench {label} ({i}/{len(embedders)}): naming the process of {len(sets)} gene sets")
             start = time.perf_counter()
             r = run_process_naming(*loaded, sets, max_new_tokens=cfg.process_max_new_tokens,
                                    batch_size=cfg.process_batch_size, progress=True,

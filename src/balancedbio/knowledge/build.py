@@ -31,6 +31,7 @@ from balancedbio.knowledge.graph import (
     normalize_name,
 )
 from balancedbio.knowledge.sources import READERS, SourceData
+from balancedbio.progress import phase
 
 log = logging.getLogger(__name__)
 ALL_SOURCES = tuple(READERS)
@@ -110,8 +111,9 @@ def build_graph(dest: str | os.PathLike | None = None, sources: str | Iterable[s
         return path
 
     def read_all():
-        for name in names:
+        for i, name in enumerate(names, 1):
             t = time.perf_counter()
+            phase(f"kg: reading {name} ({i}/{len(names)})")
             data = READERS[name]()
             log.info("kg: read %s in %.1fs", name, time.perf_counter() - t)
             yield data

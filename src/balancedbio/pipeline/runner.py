@@ -29,6 +29,7 @@ from balancedbio.config import config_hash, to_dict
 from balancedbio.errors import BalancedBioError, ConfigError
 from balancedbio.pipeline.config import STAGES, PipelineConfig
 from balancedbio.pipeline.context import RunContext, StageSpec
+from balancedbio.progress import phase
 
 STARTED = "started.json"
 
@@ -180,6 +181,7 @@ def run_pipeline(cfg: PipelineConfig, specs: Mapping[str, StageSpec], *, lines: 
             write_json(ctx.stage_dir(stage) / STARTED, {"fingerprint": fingerprint, "config": stage_dict})
             what = spec.describe(ctx, stage_cfg) if spec.describe else ""
             echo(f"[{i}/{total}] {stage:<6} {_PLAN_WORDS[plan]} ..." + (f" {what}" if what else ""))
+            phase(f"{stage} stage", echo=False)  # what the heartbeat names while the stage is silent
         if state is not None:
             state.wait_for_everyone()
         started = time.time()

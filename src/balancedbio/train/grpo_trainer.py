@@ -40,6 +40,7 @@ from trl import GRPOTrainer
 
 from balancedbio.errors import BalancedBioError
 from balancedbio.model_card import ModelCardMixin
+from balancedbio.progress import phase
 from balancedbio.surgery import cosine_matrix
 from balancedbio.train import capability_grads as cg
 from balancedbio.train.engines import EngineError, check_trainer
@@ -184,7 +185,13 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
     # ---------------------------------------------------------------------------------------------
     # rewards and advantages
 
+    def _phase(self, what: str) -> None:
+        """Say which part of the step runs now (a generation or scoring pass takes minutes on a CPU)."""
+        if self.accelerator.is_main_process:
+            phase(f"grpo step {self.state.global_step + 1}/{self.state.max_steps}: {what}")
+
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        self._phase(f"scoring {len(completions)} completions")
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._last_rewards_per_func = rewards_per_func
         return rewards_per_func
@@ -196,6 +203,7 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         bad = sorted({c for c in local_caps if c not in self.capabilities})
         if bad:
             raise BalancedBioError(f"row capability {bad[0]!r} is not one of {', '.join(self.capabilities)}")
+        self._phase(f"generating {len(inputs)} completions (at most {self.max_completion_length} tokens each)")
         output = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
         caps = gather_object(local_caps)
@@ -299,6 +307,7 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         t0 = time.perf_counter()
         model.train()
         inputs = dict(self._prepare_inputs(inputs))  # a copy: the buffered batch is reused when num_iterations > 1
+        self._phase("policy gradients per capability")
         params = [p for p in model.parameters() if p.requires_grad]
         cap_ids = inputs.pop("capability_ids")
         num_rows = int(cap_ids.shape[0])
