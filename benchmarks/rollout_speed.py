@@ -81,11 +81,11 @@ def main() -> None:
                               do_sample=args.sample, pad_token_id=tok.pad_token_id, **kw)[:, ids.shape[1]:]
 
     engines = {"hf": lambda: hf_call(False), "hf-static": lambda: hf_call(True)}
-    eager = StaticRollout(model, use_cuda_graph=False)
+    eager = StaticRollout(model, use_cuda_graph=False, buckets=None)  # the given shape, no bucket padding
     engines["ours-eager"] = lambda: eager.generate(ids, mask, max_new_tokens=n, sampling=sampling, eos_token_ids=[],
                                                    pad_token_id=tok.pad_token_id)
     if args.device == "cuda":
-        graph = StaticRollout(model, use_cuda_graph=True, sync_every=64)
+        graph = StaticRollout(model, use_cuda_graph=True, sync_every=64, buckets=None)
         engines["ours-graph"] = lambda: graph.generate(ids, mask, max_new_tokens=n, sampling=sampling,
                                                        eos_token_ids=[], pad_token_id=tok.pad_token_id)
     for name in args.engines.split(","):
@@ -117,7 +117,7 @@ def main() -> None:
     for name, use_graph in (("ours-eager", False), ("ours-graph", True)):
         if use_graph and args.device != "cuda":
             continue
-        ours = StaticRollout(model32, use_cuda_graph=use_graph).generate(
+        ours = StaticRollout(model32, use_cuda_graph=use_graph, buckets=None).generate(
             enc.input_ids, enc.attention_mask, max_new_tokens=24, sampling=Sampling(False),
             eos_token_ids=[tok.eos_token_id], pad_token_id=tok.pad_token_id)
         parity[name] = bool(ours.shape == ref.shape and torch.equal(ours.cpu(), ref.cpu()))
