@@ -1,20 +1,12 @@
-"""A small chat session over any causal LM: chat template when the tokenizer has one, plain text
-continuation otherwise (base models such as Gemma 3 270M), token streaming to a text stream."""
+"""A small chat session over any causal LM: prompts built by :mod:`balancedbio.prompts` (chat template when
+the tokenizer has one, the base-model format training uses otherwise), token streaming to a text stream."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-
-def build_prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> Any:
-    """Token ids [1, T] for ``messages`` ending with a user turn, ready for generation."""
-    if getattr(tokenizer, "chat_template", None):
-        enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                            return_dict=True)
-        return enc["input_ids"]
-    text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
-    return tokenizer(text, return_tensors="pt")["input_ids"]
+from balancedbio.prompts import build_prompt_ids
 
 
 @dataclass

@@ -205,7 +205,7 @@ def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_
     """
     import torch
 
-    from balancedbio.chat import build_prompt_ids
+    from balancedbio.prompts import build_prompt_ids
 
     dev = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

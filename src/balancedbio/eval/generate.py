@@ -1,7 +1,7 @@
 """Batched greedy generation for the generative evaluation tasks (reasoning, instructions, integration).
 
-Prompts are rendered with the tokenizer's chat template when it has one (``build_prompt_ids`` in
-``balancedbio.chat``), sorted by length, left-padded and generated in batches; the decoded completions
+Prompts are built by :mod:`balancedbio.prompts` (the chat template when the tokenizer has one, else the
+base-model format training uses), sorted by length, left-padded and generated in batches; the decoded completions
 come back in the input order. Greedy decoding by default, so an evaluation is deterministic.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from balancedbio.chat import build_prompt_ids
 from balancedbio.config import option
+from balancedbio.prompts import build_prompt_ids
 
 __all__ = ["GenerationConfig", "generate_batch", "prompt_messages"]
 

@@ -89,7 +89,7 @@ class AnswerabilityFilter:
     def answerable(self, row: dict[str, Any]) -> bool:
         import torch
 
-        from balancedbio.chat import build_prompt_ids
+        from balancedbio.prompts import build_prompt_ids
         from balancedbio.scoring import score
 
         input_ids = build_prompt_ids(self.tokenizer, [row["messages"][0]])   # [1, T]

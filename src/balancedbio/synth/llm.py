@@ -93,7 +93,7 @@ class HFRewriter(Rewriter):
     def _generate(self, prompt: str, *, seed: int) -> str:
         import torch
 
-        from balancedbio.chat import build_prompt_ids
+        from balancedbio.prompts import build_prompt_ids
 
         ids = build_prompt_ids(self.tokenizer, [{"role": "user", "content": prompt}])   # [1, T]
         torch.manual_seed(seed)

@@ -25,6 +25,7 @@ from balancedbio.config import option
 from balancedbio.errors import DataError
 from balancedbio.inputs import looks_like_local_path
 from balancedbio.jsonl import iter_jsonl
+from balancedbio.prompts import encode_conversation
 
 log = logging.getLogger(__name__)
 
@@ -145,49 +146,10 @@ def _check_messages(messages: Any, where: str, field_name: str) -> list[dict[str
     return messages
 
 
-def _ids(encoded: Any) -> list[int]:
-    ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
-    return list(ids)
-
-
 def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]:
-    """``(input_ids, labels)`` for one conversation, labels ``-100`` outside assistant turns.
-
-    With a chat template, each assistant turn's span is the difference between the conversation rendered
-    up to and including that turn and the same prefix rendered with a generation prompt, so the turn's
-    end-of-turn marker carries loss and the role header does not. Without a template (base models) the
-    turns are rendered as ``Role: text`` lines and each assistant turn ends with the EOS token.
-    """
-    if getattr(tokenizer, "chat_template", None):
-        full = _ids(tokenizer.apply_chat_template(messages, tokenize=True))
-        labels = [-100] * len(full)
-        for i, m in enumerate(messages):
-            if m["role"] != "assistant":
-                continue
-            start = len(_ids(tokenizer.apply_chat_template(messages[:i], tokenize=True,
-                                                           add_generation_prompt=True))) if i else 0
-            upto = _ids(tokenizer.apply_chat_template(messages[:i + 1], tokenize=True))
-            if full[:len(upto)] != upto:
-                raise DataError("the chat template does not render conversations prefix-consistently; "
-                                "cannot locate assistant tokens")
-            labels[start:len(upto)] = full[start:len(upto)]
-        return full, labels
-    ids: list[int] = []
-    labels = []
-    if tokenizer.bos_token_id is not None:
-        ids.append(tokenizer.bos_token_id)
-        labels.append(-100)
-    for m in messages:
-        if m["role"] == "assistant":
-            head = tokenizer("Assistant: ", add_special_tokens=False)["input_ids"]
-            body = tokenizer(m["content"] + "\n", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-            ids += head + body
-            labels += [-100] * len(head) + body
-        else:
-            part = tokenizer(f"{m['role'].capitalize()}: {m['content']}\n", add_special_tokens=False)["input_ids"]
-            ids += part
-            labels += [-100] * len(part)
-    return ids, labels
+    """``(input_ids, labels)`` for one conversation, labels ``-100`` outside assistant turns: the one prompt
+    format of :func:`balancedbio.prompts.encode_conversation`, which generation uses too."""
+    return encode_conversation(tokenizer, messages)
 
 
 def check_rows(source: Any, cfg: SFTDataConfig | None = None) -> int:
