@@ -16,6 +16,12 @@ def add_config_args(parser: argparse.ArgumentParser, *, example: str, default_co
                         help=f"override config values, e.g. {example}")
 
 
+def add_dry_run_arg(parser: argparse.ArgumentParser) -> None:
+    """``--dry-run`` (see :mod:`balancedbio.dryrun`)."""
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the config, inputs and output, print the plan, run nothing")
+
+
 def add_model_arg(parser: argparse.ArgumentParser, *, flag: str = "--model",
                   help_text: str = "packaged model name, HF directory, .gguf file or hub id "
                                    "(default: the packaged SmolLM2-135M-Instruct)") -> None:

@@ -1,7 +1,7 @@
 """``balancedbio embed``: embed texts with a causal LM's pooled hidden states, or the MiniLM baseline.
 
     balancedbio embed --input texts.jsonl --output emb.parquet                  # default model, mean pooling
-    balancedbio embed --model runs/bft/adapter --input t.jsonl --output e.parquet --pooling last --layer -2
+    balancedbio embed --model runs/bft/final --input t.jsonl --output e.parquet --pooling last --layer -2
     balancedbio embed --model minilm --input t.jsonl --output e.parquet         # sentence-embedding baseline
 
 Input rows ``{"id", "text"}``; output columns ``id`` and ``embedding`` (list of floats, L2-normalised).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from balancedbio.cli.common import add_model_arg
+from balancedbio.cli.common import add_dry_run_arg, add_model_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-length", type=int, default=256, help="truncate texts to this many tokens")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if present)")
     p.add_argument("--force", action="store_true", help="replace an existing --output file")
+    add_dry_run_arg(p)
     p.set_defaults(func=run)
 
 
@@ -49,6 +50,14 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.output, force=args.force)  # before any work
     ids, texts = read_texts_jsonl(args.input)
     spec = args.model or "default"
+    if args.dry_run:
+        from balancedbio.dryrun import DryRun
+
+        plan = DryRun("embed")
+        plan.model(spec, allow_download=args.allow_download)
+        plan.note(f"input: {args.input} ({len(ids)} texts)")
+        plan.output_file(args.output, force=args.force)
+        return plan.done(f"{args.pooling} pooling of layer {args.layer}")
     if spec.lower() != MINILM:
         from balancedbio.embed.embed import load_for_embedding
 

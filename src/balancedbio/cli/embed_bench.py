@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from balancedbio.cli.common import add_config_args
+from balancedbio.cli.common import add_config_args, add_dry_run_arg
 
 
 def parse_models(text: str) -> dict[str, str]:
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="base", help="comma-separated LABEL=MODEL or MODEL (default: base)")
     p.add_argument("--output", "-o", default="runs/embed-bench", help="report directory (default: %(default)s)")
+    add_dry_run_arg(p)
     add_config_args(p, example="n_pairs=2000 process_sets=20")
     p.set_defaults(func=run)
 
@@ -53,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.output)
     cfg = load_config(EmbedBenchConfig, args.config, args.overrides)
     models = parse_models(args.models)
+    if args.dry_run:
+        from balancedbio.dryrun import DryRun
+
+        plan = DryRun("embed-bench")
+        for label, spec in models.items():
+            plan.model(spec, label=label)
+        plan.output_dir(args.output)
+        return plan.done(f"tasks {', '.join(cfg.tasks)}")
     for spec in models.values():
         if spec.lower() != "minilm":
             resolve_model(spec)  # fail before any work on a bad model spec

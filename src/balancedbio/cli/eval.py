@@ -1,8 +1,7 @@
 """``balancedbio eval``: score a model on the four capabilities and safety, against an optional baseline.
 
-    balancedbio eval --model M [--baseline M0] --suite configs/eval.yaml [--output DIR] [--strict]
-                     [--synth-test DIR|FILE] [--graph DIR] [--pubmedqa FILE] [--medmcqa FILE]
-                     [--medqa FILE] [KEY=VALUE ...]
+    balancedbio eval --model runs/bft/final --baseline default --suite configs/eval.yaml --output runs/eval
+    balancedbio eval --model default --suite configs/eval.yaml mcq.shots=[0] tasks=[expertise] --dry-run
 
 Writes DIR/report.json, DIR/report.md and PNG plots (finished tasks are kept in DIR/parts/ and reused
 if the run is repeated after a crash). Overrides use the keys of configs/eval.yaml, e.g.
@@ -13,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from balancedbio.cli.common import add_model_arg
+from balancedbio.cli.common import add_dry_run_arg, add_model_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--graph", default=None, metavar="DIR", help="knowledge graph for safety (default: built graph)")
     for kind, fmt in (("pubmedqa", "ori_pqal.json"), ("medmcqa", "JSONL"), ("medqa", "JSONL")):
         p.add_argument(f"--{kind}", default=None, metavar="FILE", help=f"also score {kind} ({fmt})")
+    add_dry_run_arg(p)
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override suite values, e.g. mcq.shots=[0]")
     p.set_defaults(func=run)
 
@@ -55,6 +55,18 @@ def run(args: argparse.Namespace) -> int:
             overrides.append(f"extra_mcq.{kind}={getattr(args, kind)}")
     cfg = load_config(EvalSuiteConfig, args.suite, overrides)
     model = args.model or "default"
+    if args.dry_run:
+        from balancedbio.dryrun import DryRun
+
+        plan = DryRun("eval")
+        plan.model(model, allow_download=args.allow_download)
+        if args.baseline:
+            plan.model(args.baseline, label="baseline", allow_download=args.allow_download)
+        plan.data(args.synth_test, label="synth test", directory_ok=True)
+        for kind in ("pubmedqa", "medmcqa", "medqa"):
+            plan.data(getattr(args, kind), label=kind)
+        plan.output_dir(args.output)
+        return plan.done(f"tasks {', '.join(cfg.tasks)}" if hasattr(cfg, "tasks") else "")
     report = run_suite(cfg, model, args.output, baseline=args.baseline, synth_test=args.synth_test)
     for cap, h in report["headline"].items():
         line = f"{cap:12s} {fmt((h.get('model') or {}).get('value')):>6s}"

@@ -1,10 +1,11 @@
 """``balancedbio kg``: build, query and verify the medical knowledge graph.
 
-    balancedbio kg build [--sources hpo,mondo,doid,go,mesh,hgnc,icd10cm] [--force] [--dest DIR] [--toy]
-    balancedbio kg verify SUBJECT RELATION OBJECT     # JSON; exit 0 supported, 1 not, 2 bad input
-    balancedbio kg link NAME                          # JSON list of matching entities
+    balancedbio kg build                              # every installed source (--sources hpo,mondo,...)
+    balancedbio kg build --toy --dest runs/toy-kg     # the small packaged toy graph
+    balancedbio kg verify OMIM:219700 has_phenotype HP:0002110   # exit 0 supported, 1 not, 2 bad input
+    balancedbio kg link "cystic fibrosis"             # JSON list of matching entities
     balancedbio kg stats                              # JSON counts, sources and versions
-    balancedbio kg check TEXT                         # JSON fact report of a free-text passage
+    balancedbio kg check "Cystic fibrosis is caused by variants in CFTR."   # JSON fact report
 
 SUBJECT/OBJECT are CURIEs (OMIM:219700, HP:0002110, HGNC:1884, ICD10CM:E84) or names ("cystic fibrosis").
 Relations: has_phenotype, has_inheritance, associated_with_gene, has_icd10cm, is_a, part_of, xref and
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--force", action="store_true", help="rebuild even if a graph exists")
     b.add_argument("--dest", default=None, help="graph directory (default: $BALANCEDBIO_HOME/kg)")
     b.add_argument("--toy", action="store_true", help="write the small packaged toy graph instead")
+    b.add_argument("--dry-run", action="store_true", help="check the sources and destination, build nothing")
     b.set_defaults(func=_build)
     for name, fn, helptext in (("verify", _verify, "does the graph support SUBJECT RELATION OBJECT?"),
                                ("link", _link, "entities whose name or synonym is NAME"),
@@ -70,6 +72,19 @@ def _build(args: argparse.Namespace) -> int:
         from balancedbio.inputs import check_output_dir
 
         check_output_dir(args.dest, flag="--dest")
+    if args.dry_run:
+        from pathlib import Path
+
+        from balancedbio.dryrun import DryRun
+
+        names = None if args.toy else parse_sources(args.sources)
+        dest = Path(args.dest) if args.dest else default_graph_dir()
+        plan = DryRun("kg build")
+        plan.output_dir(dest)
+        exists = (dest / GRAPH_FILE).exists()
+        return plan.done("the toy graph" if args.toy else
+                         f"{dest / GRAPH_FILE} exists: would skip (--force rebuilds)" if exists and not args.force
+                         else f"would build from {', '.join(names) if names else 'every installed source'}")
     if args.toy:
         path = build_toy_graph(args.dest or default_graph_dir())
     else:

@@ -1,7 +1,7 @@
 """``balancedbio run``: the whole pipeline from one recipe, resumable.
 
-1 process:   balancedbio run configs/quickstart.yaml [--output runs/mine] [KEY=VALUE ...]
-N processes: torchrun --nproc_per_node N -m balancedbio run configs/quickstart.yaml
+1 process:   balancedbio run configs/quickstart.yaml --output runs/mine seed=1
+N processes: torchrun --nproc_per_node 2 -m balancedbio run configs/quickstart.yaml --output runs/mine
 Check first: balancedbio run configs/quickstart.yaml --output runs/mine seed=1 --dry-run
 
 Rerunning skips finished stages and resumes an interrupted one from its checkpoints. A stage whose

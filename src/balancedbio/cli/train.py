@@ -1,15 +1,19 @@
 """``balancedbio train``: supervised post-training (nll / dft / bft) or capability-aware GRPO.
 
-1 process:   balancedbio train --method bft --config configs/bft.yaml train.max_steps=50
-N processes: torchrun --nproc_per_node N -m balancedbio train --method bft --config configs/bft.yaml
-             accelerate launch --config_file configs/accelerate/fsdp.yaml -m balancedbio train ...
+1 process:   balancedbio train --method bft --config configs/bft.yaml --data runs/synth/train.jsonl train.max_steps=50
+N processes: torchrun --nproc_per_node 2 -m balancedbio train --method bft --config configs/bft.yaml --data runs/synth/train.jsonl
+             accelerate launch --config_file configs/accelerate/fsdp.yaml -m balancedbio train --method bft --config configs/bft.yaml --data runs/synth/train.jsonl
+GRPO:        balancedbio train --method grpo --config configs/grpo.yaml --data runs/synth/train.jsonl steps=20
+Check first: balancedbio train --method bft --config configs/bft.yaml --data runs/synth/train.jsonl --dry-run
+
+A non-empty --output is refused unless --resume (continue its checkpoints) or --force (start over).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from balancedbio.cli.common import add_config_args
+from balancedbio.cli.common import add_config_args, add_dry_run_arg
 
 METHODS = ("nll", "dft", "bft", "grpo")
 
@@ -27,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="train from scratch into a non-empty --output (its old checkpoints are removed)")
     p.add_argument("--allow-download", action="store_true",
                    help="allow fetching a hub model or dataset id (offline by default)")
+    add_dry_run_arg(p)
     add_config_args(p, example="train.lr=1e-4 model.use_lora=true (nll, dft, bft) or lr=1e-6 steps=20 (grpo)")
     p.set_defaults(func=run)
 

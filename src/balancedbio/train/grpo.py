@@ -372,6 +372,14 @@ def cli_main(args: Any) -> int:
     cfg = load_config(GRPORecipeConfig, getattr(args, "config", None), overrides)
     fresh_output_guard(cfg.output_dir, resume=bool(getattr(args, "resume", False)),
                        force=bool(getattr(args, "force", False)))
+    if getattr(args, "dry_run", False):
+        from balancedbio.dryrun import DryRun
+
+        plan = DryRun("train")
+        plan.model(cfg.model.name_or_path, allow_download=cfg.model.allow_download)
+        plan.data(cfg.data, directory_ok=True)
+        plan.output_dir(cfg.output_dir)
+        return plan.done(f"grpo, {cfg.steps} steps of {cfg.prompts_per_step} prompts")
     final = train_grpo(cfg, resume=bool(getattr(args, "resume", False)))
     print(final)
     return 0

@@ -185,6 +185,19 @@ def cli_main(args: Any) -> int:
     cfg = load_config(SFTRecipeConfig, getattr(args, "config", None), overrides)
     fresh_output_guard(cfg.output_dir, resume=bool(getattr(args, "resume", False)),
                        force=bool(getattr(args, "force", False)))
+    if getattr(args, "dry_run", False):
+        from balancedbio.dryrun import DryRun
+
+        plan = DryRun("train")
+        plan.model(cfg.model.name_or_path, allow_download=cfg.model.allow_download)
+        plan.data(cfg.data.path, directory_ok=True)
+        if Path(cfg.data.path).is_file():
+            from balancedbio.train.data import check_rows
+
+            check_rows(cfg.data.path, cfg.data)
+        plan.output_dir(cfg.output_dir)
+        return plan.done(f"{cfg.train.method}, " + (f"{cfg.train.max_steps} steps" if cfg.train.max_steps > 0
+                                                    else f"{cfg.train.epochs:g} epochs"))
     final = train_sft(cfg, resume=bool(getattr(args, "resume", False)))
     print(final)
     return 0
