@@ -17,7 +17,7 @@ from balancedbio import __version__
 from balancedbio.errors import BalancedBioError
 
 # verb module names, in the order they appear in --help
-VERB_MODULES = ["models", "chat", "kg", "synth", "train", "eval", "embed", "embed_bench", "run", "export"]
+VERB_MODULES = ["models", "chat", "kg", "synth", "train", "eval", "ifeval", "embed", "embed_bench", "run", "export"]
 
 
 def build_parser() -> argparse.ArgumentParser:

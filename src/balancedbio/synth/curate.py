@@ -16,11 +16,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from balancedbio.jsonl import iter_jsonl
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
@@ -66,10 +67,8 @@ def split_audit(train: Path, test: Path, clusters: dict[str, str] | None = None)
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+    for _, row in iter_jsonl(path):
+        yield row
 
 
 # --------------------------------------------------------------------------------------------------

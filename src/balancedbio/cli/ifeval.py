@@ -1,0 +1,48 @@
+"""``balancedbio ifeval``: score responses in IFEval's file formats with the official metrics.
+
+    balancedbio ifeval --input-data FILE|HUB_ID --responses FILE [--output report.json] [--allow-download]
+
+Example (the official repository's GPT-4 responses; prints 416/541 prompt-level strict, as published)::
+
+    balancedbio ifeval --input-data ../shared/data/ifeval/input_data.jsonl \\
+        --responses ../shared/data/ifeval/input_response_data_gpt4_20231107_145030.jsonl
+
+``--input-data`` is IFEval's ``input_data.jsonl`` (``key, prompt, instruction_id_list, kwargs``; IFBench's
+file has the same format) or, with ``--allow-download``, the hub id ``google/IFEval``. ``--responses`` is
+a JSONL of ``{"prompt", "response"}`` answering every prompt of the input. Instructions are judged by the
+maintained IFEval/IFBench verifiers (``if-verifiable``); see docs/eval.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ifeval", help="score IFEval-format responses (prompt/instruction level, strict/loose)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input-data", required=True, metavar="FILE", help="input_data.jsonl, or a hub id with --allow-download")
+    p.add_argument("--responses", required=True, metavar="FILE", help="JSONL of {prompt, response}")
+    p.add_argument("--output", "-o", default=None, metavar="FILE", help="also write the metrics and per-prompt results as JSON")
+    p.add_argument("--allow-download", action="store_true", help="allow fetching a hub id (offline by default)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from balancedbio.eval.ifeval import score_responses
+
+    m = score_responses(args.input_data, args.responses, allow_download=args.allow_download,
+                        per_prompt=bool(args.output))
+    n_p, n_i = m["n_prompts"], m["n_instructions"]
+    for key, n in (("prompt_level_strict_acc", n_p), ("inst_level_strict_acc", n_i),
+                   ("prompt_level_loose_acc", n_p), ("inst_level_loose_acc", n_i)):
+        v = m[key]
+        print(f"{key:24s} {'-' if v is None else f'{v:.4f}  ({round(v * n)}/{n})'}")
+    if m.get("n_skipped"):
+        print(f"skipped prompts          {m['n_skipped']} (their instructions need NLTK data that is not installed)")
+    if args.output:
+        from balancedbio.atomic import write_json
+
+        write_json(args.output, m)
+        print(f"written: {args.output}")
+    return 0
