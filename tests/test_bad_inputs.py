@@ -173,3 +173,31 @@ def test_a_leading_bom_is_accepted_by_every_reader(tmp_path):
         got_plain, got_bom = read(plain), read(bom)
         assert len(got_plain) == 3, name
         assert got_bom == got_plain, name
+
+
+def test_output_checks_name_the_path_and_why(tmp_path, monkeypatch):
+    """The checks themselves, including the permission-denied case a non-root user meets (simulated:
+    root may write anywhere, so the probe's mkdtemp is made to fail as it would for that user)."""
+    import errno
+    import tempfile as tf
+
+    from balancedbio.errors import OutputError
+    from balancedbio.inputs import check_output_dir, check_output_file
+
+    (tmp_path / "afile").write_text("x")
+    assert check_output_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists() and [p.name for p in tmp_path.iterdir()] == ["afile"]
+    with pytest.raises(OutputError, match=r"afile/out: cannot create it: .*afile is a file"):
+        check_output_dir(tmp_path / "afile" / "out")
+    with pytest.raises(OutputError, match=r"afile: --output exists and is a file"):
+        check_output_dir(tmp_path / "afile")
+    assert check_output_dir(tmp_path / "afile", force=True) == tmp_path / "afile"
+    with pytest.raises(OutputError, match=r"already exists; pass --force"):
+        check_output_file(tmp_path / "afile")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tf, "mkdtemp", denied)
+    with pytest.raises(OutputError, match=rf"{tmp_path}/out: cannot write in {tmp_path} \(Permission denied\)"):
+        check_output_dir(tmp_path / "out")

@@ -6,7 +6,7 @@ the writability probe creates and removes one empty temporary directory.
 
 * :func:`require_file` / :func:`check_text_file`: an input file exists, is a file and is UTF-8 text
   ("file not found: PATH", "PATH:LINE: not UTF-8 text"). A UTF-8 byte-order mark at the start of a file
-  is accepted and stripped everywhere (:func:`open_text` / :func:`decode_line`).
+  is accepted and dropped everywhere (:func:`decode_line`; CSV readers open with ``utf-8-sig``).
 * :func:`check_output_dir` / :func:`check_output_file`: an output can be created where asked (its
   parents are directories we may write in, it is not a file where a directory is wanted and the other
   way round) and an existing one is refused unless ``force``.
@@ -92,11 +92,6 @@ def check_text_file(path: str | os.PathLike) -> Path:
     for _ in iter_text_lines(p):
         pass
     return p
-
-
-def open_text(path: str | os.PathLike):  # noqa: ANN201 - a text file object
-    """Open a UTF-8 text file for reading, dropping a leading BOM (``utf-8-sig``)."""
-    return Path(path).open(encoding="utf-8-sig")
 
 
 # --------------------------------------------------------------------------------------------------
