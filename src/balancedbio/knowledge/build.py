@@ -65,6 +65,7 @@ def write_graph(path: Path, datasets: Iterable[SourceData], *, extra_meta: dict[
                 _insert(conn, data, seen)
                 log.info("kg: %s (%s): %d entities, %d edges", data.name, data.version, len(data.entities),
                          len(data.edges))
+            phase(f"kg: indexing {len(seen)} entities into {path.name}")
             conn.executescript(INDEXES)
             meta = {"schema_version": SCHEMA_VERSION, "sources": json.dumps(versions, sort_keys=True),
                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
