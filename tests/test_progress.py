@@ -105,3 +105,23 @@ def test_a_grpo_step_names_generation_scoring_and_training(tmp_path, tiny_model_
     kinds = [s.split(": ", 1)[1].split(" ")[0] for s in seen]
     assert all(s.startswith("grpo step 1/1: ") for s in seen), seen
     assert kinds[:3] == ["generating", "scoring", "policy"], seen
+
+
+def test_a_finished_step_is_not_reported_as_still_running():
+    buf = io.StringIO()
+    with progress.heartbeat("run", every=0.2, stream=buf):
+        progress.phase("bft stage", echo=False)
+        with progress.step("converting the model", stream=buf):
+            time.sleep(0.05)
+        time.sleep(0.6)
+    beats = [ln for ln in _lines(buf) if "still working" in ln]
+    assert beats and all(ln.startswith("  ... bft stage: still working") for ln in beats), beats
+
+
+def test_the_heartbeat_reaches_the_terminal_while_a_library_hides_stderr(capsys):
+    import contextlib
+
+    with progress.heartbeat("models", every=0.2):
+        with contextlib.redirect_stderr(io.StringIO()):  # what the GGUF conversion does to silence transformers
+            time.sleep(0.6)
+    assert "models: still working" in capsys.readouterr().err

@@ -32,7 +32,7 @@ from balancedbio.atomic import atomic_dir
 from balancedbio.config import option
 from balancedbio.errors import ModelError
 from balancedbio.inputs import check_safetensors, looks_like_local_path
-from balancedbio.progress import phase
+from balancedbio.progress import step
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +202,8 @@ def convert_gguf(gguf_path: str | Path, dest: str | Path, *, overwrite: bool = F
     with gguf_path.open("rb") as fh:
         if fh.read(4) != b"GGUF":
             raise ModelError(f"{gguf_path}: not a GGUF file (bad magic number)")
-    phase(f"converting {gguf_path.name} to safetensors in {dest} (once; about 20 s on a CPU)")
     try:
-        with _quiet():
+        with step(f"converting {gguf_path.name} to safetensors in {dest} (once)"), _quiet():
             tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
             model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
     except Exception as exc:  # corrupt tensors, unsupported architectures, truncated files

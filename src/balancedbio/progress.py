@@ -1,7 +1,8 @@
 """No long silences: what a command is doing, and a heartbeat line when a step runs long.
 
 * :func:`phase` names the step that starts now (``"grpo step 2/3: generating 16 completions"``) and prints
-  it as one line on stderr (through ``tqdm.write``, so it never breaks a progress bar);
+  it as one line on stderr (through ``tqdm.write``, so it never breaks a progress bar); :func:`step` does
+  the same for the length of a block, then names the enclosing phase again;
 * :func:`heartbeat` (a context manager around a whole command or stage) runs a daemon thread that, when
   nothing has been printed for ``every`` seconds (no :func:`phase`, no :func:`track` update, no tqdm bar
   refresh), prints ``"  ... <phase>: still working, 42 s (stage 3 min 5 s)"``;
@@ -22,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["activity", "current_phase", "heartbeat", "phase", "track"]
+__all__ = ["activity", "current_phase", "heartbeat", "phase", "step", "track"]
 
 T = TypeVar("T")
 DEFAULT_EVERY = 10.0
@@ -56,6 +57,21 @@ def phase(text: str, *, echo: bool = True, stream: Any = None) -> None:
     if echo:
         _write(f"  {text}", stream)
     activity()
+
+
+@contextlib.contextmanager
+def step(text: str, *, echo: bool = True, stream: Any = None) -> Iterator[None]:
+    """A :func:`phase` for the length of a block; afterwards the heartbeat names the enclosing phase
+    again (so it never reports a finished step as still running)."""
+    with _lock:
+        outer = (_state["phase"], _state["phase_t"])
+    phase(text, echo=echo, stream=stream)
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["phase"], _state["phase_t"] = outer
+        activity()
 
 
 def current_phase() -> str | None:
@@ -98,6 +114,7 @@ def _interval(every: float | None) -> float | None:
 def heartbeat(what: str, *, every: float | None = None, stream: Any = None) -> Iterator[None]:
     """While the block runs, print a heartbeat line whenever ``every`` seconds pass with no output."""
     interval = _interval(every)
+    stream = stream or sys.stderr  # the real stderr, even if a library redirects it later
     if os.environ.get("RANK", "0") != "0":
         interval = None
     if interval is None:
