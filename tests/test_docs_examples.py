@@ -144,6 +144,8 @@ def sandbox(tmp_path, monkeypatch, tiny_model_dir, toy_graph):
             _text_rows(root / "t.jsonl")
         if "runs/synth/train.jsonl" in cmd or "--method grpo" in cmd:
             _chat_rows(root / "runs/synth/train.jsonl")
+        if "../shared/" in cmd:     # the repository's shared data, beside the sandbox as beside the repository
+            (tmp_path / "shared").symlink_to((REPO / "../shared").resolve())
         for name in ("bft", "dft"):
             if f"runs/{name}/final" in cmd:
                 (root / "runs" / name).mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,8 @@
 """``balancedbio ifeval``: score responses in IFEval's file formats with the official metrics.
 
-    balancedbio ifeval --input-data FILE|HUB_ID --responses FILE [--output report.json] [--allow-download]
-
 Example (the official repository's GPT-4 responses; prints 416/541 prompt-level strict, as published)::
 
-    balancedbio ifeval --input-data ../shared/data/ifeval/input_data.jsonl \\
-        --responses ../shared/data/ifeval/input_response_data_gpt4_20231107_145030.jsonl
+    balancedbio ifeval --input-data ../shared/data/ifeval/input_data.jsonl --responses ../shared/data/ifeval/input_response_data_gpt4_20231107_145030.jsonl
 
 ``--input-data`` is IFEval's ``input_data.jsonl`` (``key, prompt, instruction_id_list, kwargs``; IFBench's
 file has the same format) or, with ``--allow-download``, the hub id ``google/IFEval``. ``--responses`` is
