@@ -8,8 +8,10 @@ the model is loaded or anything is written:
 - FSDP1 (``fsdp_version: 1``, accelerate's default for ``distributed_type: FSDP``): its flat parameters hide the
   per-parameter gradient layout; use FSDP2.
 - DeepSpeed ZeRO-1/2/3: the engine owns the gradient buffers (partitioned, bucketed, reduced in its own
-  ``backward``); DeepSpeed does not run on this project's CPU test set-up, so it is untested and refused; use
-  FSDP2 for sharded training.
+  ``backward``), and accelerate's DeepSpeed ``backward`` also takes the optimizer step at the end of every
+  accumulation window, so K backward passes per step would take K optimizer steps. (DeepSpeed 0.19.8 itself
+  runs a plain ZeRO-3 step on 2 CPU processes here with ``DS_ACCELERATOR=cpu`` and gloo; the capability-aware
+  path on it is not built.) Refused; use FSDP2 for sharded training.
 - A TRL version outside the tested range (:data:`TRL_RANGE`): the trainer overrides a few private TRL methods
   (listed in docs/grpo.md and checked by tests/train/test_grpo_contract.py).
 - Gradient accumulation over several processes: the per-capability gradients must be reduced every

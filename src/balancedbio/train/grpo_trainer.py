@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import TrainerCallback
 from trl import GRPOTrainer
 
 from balancedbio.errors import BalancedBioError
@@ -147,6 +148,7 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         self.time_split = {"train": 0.0, "surgery": 0.0}
         self._last_rewards_per_func: torch.Tensor | None = None
         self._rollout = None
+        self.add_callback(_CapabilityStateCallback(self))
 
     # ---------------------------------------------------------------------------------------------
     # rollouts
@@ -361,24 +363,47 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
 
     STATE_FILE = "capability_state.json"
 
-    def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
-        if self.args.should_save:
-            from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+    def _write_capability_state(self, folder: Path) -> None:
+        from balancedbio.atomic import write_json
 
-            from balancedbio.atomic import write_json
+        write_json(folder / self.STATE_FILE, {
+            "weighter": self.weighter.state_dict(), "skipped_groups": self.skipped_groups,
+            "total_groups": self.total_groups, "cosine_history": self.cosine_history})
 
-            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-            write_json(folder / self.STATE_FILE, {
-                "weighter": self.weighter.state_dict(), "skipped_groups": self.skipped_groups,
-                "total_groups": self.total_groups, "cosine_history": self.cosine_history})
-
-    def _load_optimizer_and_scheduler(self, checkpoint):
-        super()._load_optimizer_and_scheduler(checkpoint)
-        path = Path(checkpoint) / self.STATE_FILE if checkpoint is not None else None
-        if path is not None and path.is_file():
+    def _read_capability_state(self, folder: Path) -> None:
+        path = folder / self.STATE_FILE
+        if path.is_file():
             state = json.loads(path.read_text())
             self.weighter.load_state_dict(state["weighter"])
             self.skipped_groups = int(state["skipped_groups"])
             self.total_groups = int(state["total_groups"])
             self.cosine_history = list(state["cosine_history"])
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, trial: Any = None,
+              ignore_keys_for_eval: list[str] | None = None, **kwargs: Any):
+        """Trainer.train, restoring the weighting state and counters saved with the checkpoint first."""
+        ckpt = resume_from_checkpoint
+        if ckpt is True:
+            from transformers.trainer_utils import get_last_checkpoint
+
+            ckpt = get_last_checkpoint(self.args.output_dir)
+        if ckpt:
+            self._read_capability_state(Path(ckpt))
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial,
+                             ignore_keys_for_eval=ignore_keys_for_eval, **kwargs)
+
+
+class _CapabilityStateCallback(TrainerCallback):
+    """Writes the trainer's weighting state and counters into every checkpoint (public ``on_save`` seam)."""
+
+    def __init__(self, trainer: CapabilityGRPOTrainer):
+        self.trainer = trainer
+
+    def on_save(self, args, state, control, **kwargs):
+        if args.should_save:
+            from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            if folder.is_dir():
+                self.trainer._write_capability_state(folder)
+        return control
