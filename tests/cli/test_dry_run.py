@@ -42,6 +42,8 @@ def _files(root: Path) -> set[str]:
     (["embed-bench", "--models", "base,x=missing-dir/final", "--output", "out"], "missing-dir"),
     (["synth", "--output", "afile", "-n", "10"], "afile"),
     (["run", str(CONFIGS / "quickstart.yaml"), "--output", "afile/run"], "afile"),
+    (["export", "--model", "missing-dir", "--output", "merged"], "missing-dir"),
+    (["export", "--model", "default", "--output", "afile/merged"], "afile"),
 ])
 def test_dry_run_rejects_bad_input_with_one_line_and_writes_nothing(place, capsys, argv, fragment):
     before = _files(place)

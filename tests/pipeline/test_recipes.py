@@ -37,7 +37,7 @@ def test_stage_config_validates(name):
                          ids=lambda p: p.name)
 def test_pipeline_recipe_validates_every_stage(path, tmp_path):
     from balancedbio.pipeline import load_pipeline_config
-    from balancedbio.pipeline.runner import RunContext
+    from balancedbio.pipeline.context import RunContext
     from balancedbio.pipeline.stages import STAGE_SPECS
 
     cfg, lines = load_pipeline_config(path, [f"output_root={tmp_path}"])

@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"balancedbio {args.verb}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"balancedbio {args.verb}: interrupted; finished outputs are kept, partial ones discarded",
-              file=sys.stderr)
+        print(f"balancedbio {args.verb}: interrupted; finished outputs are kept and no half-written file "
+              "took their place; rerun to continue (--resume for synth and train)", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

@@ -2,9 +2,10 @@
 evaluation -> embeddings benchmark -> one report.
 
 Every stage writes its outputs under ``<run>/stages/<stage>/`` and, last, a ``manifest.json`` (config
-hash, input fingerprints, versions, outputs, summary). A stage whose manifest matches is skipped; a stage
-without one is (re)run, resuming from its own checkpoints, so a run killed at any moment continues where
-it stopped and never loses finished work.
+hash, input fingerprints, versions, outputs, summary, SHA-256 of the weights it wrote). A stage whose
+manifest matches is skipped; an interrupted stage started with the same settings resumes from its own
+checkpoints, so a run killed at any moment continues where it stopped and never loses finished work; a
+stage whose settings or inputs changed, or that ``--from`` names, starts from nothing.
 
 1 process:   balancedbio run configs/quickstart.yaml
 N processes: torchrun --nproc_per_node N -m balancedbio run configs/quickstart.yaml
