@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recipe", metavar="RECIPE.yaml", help="pipeline recipe, e.g. configs/quickstart.yaml")
     p.add_argument("--output", "-o", default=None, help="run directory (default: <output_root>/<name>)")
     p.add_argument("--from", dest="from_stage", default=None, metavar="STAGE",
-                   help="rerun from STAGE on (kg, synth, bft, grpo, eval, embed, report)")
+                   help="rerun STAGE and the stages after it from scratch (kg, synth, bft, grpo, eval, embed, report)")
     p.add_argument("--force", action="store_true",
                    help="reuse a run directory whose config differs (changed stages rerun from scratch)")
     p.add_argument("--resume", action="store_true",
