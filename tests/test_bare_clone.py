@@ -63,6 +63,6 @@ def test_quickstart_eval_stage_runs_from_a_bare_copy(tmp_path, tiny_model_dir):
     proc = subprocess.run(cmd, cwd=clone, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "stages" / "eval" / "report.json").read_text())
-    mmlu = report["data"]["mmlu"]
+    mmlu = report["data"]["mmlu_medical"]
     assert Path(mmlu["dir"]).resolve() == (clone / "src" / "balancedbio" / "resources" / "mmlu_medical")
     assert mmlu["n_test"] == 12

@@ -53,3 +53,11 @@ def test_plots_are_png(tmp_path):
     with pytest.raises(ValueError):
         radar_plot({"m": {"a": 1, "b": 2}}, tmp_path / "bad.png")
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_bar_chart_ci_draws_whiskers(tmp_path):
+    from balancedbio.report import bar_chart_ci
+
+    series = {"model": {"a": (0.5, 0.4, 0.6), "b": (0.2, 0.1, 0.3)}, "baseline": {"a": (0.3, 0.2, 0.4)}}
+    dest = bar_chart_ci(series, tmp_path / "ci.png", title="t")
+    assert dest.is_file() and dest.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,7 +3,7 @@
 * :func:`bootstrap_ci` - percentile bootstrap of a mean (Efron & Tibshirani, 1993);
 * :func:`paired_bootstrap_delta` - the same for the mean difference of two models scored on the same
   items (items resampled jointly, so the interval reflects the paired design);
-* :func:`markdown_table`, :func:`radar_plot`, :func:`bar_chart` - rendering; plots are written
+* :func:`markdown_table`, :func:`radar_plot`, :func:`bar_chart`, :func:`bar_chart_ci` - rendering; plots are written
   atomically with matplotlib's Agg backend (no display needed).
 
 Example::
@@ -21,7 +21,8 @@ from typing import Any
 
 from balancedbio.atomic import atomic_path
 
-__all__ = ["bootstrap_ci", "paired_bootstrap_delta", "markdown_table", "fmt", "radar_plot", "bar_chart"]
+__all__ = ["bootstrap_ci", "paired_bootstrap_delta", "markdown_table", "fmt", "radar_plot", "bar_chart",
+           "bar_chart_ci"]
 
 
 def bootstrap_ci(values: Sequence[float], *, n_boot: int = 1000, seed: int = 0,
@@ -121,6 +122,38 @@ def bar_chart(series: Mapping[str, Mapping[str, float]], dest: str | Path, *, ti
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.axhline(0.25, color="grey", linestyle=":", linewidth=1)  # chance on 4-option questions
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, dest)
+
+
+def bar_chart_ci(series: Mapping[str, Mapping[str, tuple[float, float, float]]], dest: str | Path, *,
+                 title: str = "", ylabel: str = "score") -> Path:
+    """Grouped bars with confidence whiskers: ``series[label][category] = (value, low, high)``.
+
+    One group per category in first-seen order (e.g. benchmark), one bar per series (e.g. model beside
+    baseline); each bar is labelled with its value in percent. A missing value leaves a gap.
+    """
+    plt = _pyplot()
+    cats: list[str] = []
+    for vals in series.values():
+        cats += [c for c in vals if c not in cats]
+    n = max(len(series), 1)
+    width = 0.8 / n
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(cats) + 2), 4.5))
+    for i, (label, vals) in enumerate(series.items()):
+        xs = [j + (i - (n - 1) / 2) * width for j, c in enumerate(cats) if c in vals]
+        ys = [vals[c][0] for c in cats if c in vals]
+        err = [[max(vals[c][0] - vals[c][1], 0.0) for c in cats if c in vals],
+               [max(vals[c][2] - vals[c][0], 0.0) for c in cats if c in vals]]
+        ax.bar(xs, ys, width=width, label=label, yerr=err, capsize=3, error_kw={"linewidth": 1})
+        for x, y, up in zip(xs, ys, err[1]):  # the value above its whisker, in percent
+            ax.text(x, y + up + 0.015, f"{100 * y:.0f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(cats)))
+    ax.set_xticklabels(cats, fontsize=7)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, dest)

@@ -34,13 +34,19 @@ def test_suite_end_to_end_with_baseline(tmp_path, tiny_pair, toy_graph):
     rep = run_suite(cfg, tiny_pair, tmp_path / "out", baseline=tiny_pair, synth_test=FIX / "synth_test.jsonl",
                     graph=toy_graph)
     out = tmp_path / "out"
-    for name in ("report.json", "report.md", "capabilities_radar.png", "mmlu_subjects.png"):
+    for name in ("report.json", "report.md", "benchmarks.png", "mmlu_subjects.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert not (out / "capabilities_radar.png").exists()  # near-zero values: a radar would not read
     saved = json.loads((out / "report.json").read_text())
     assert saved["headline"] == rep["headline"]
-    mm = rep["models"]["model"]["expertise"]["mmlu"]
-    assert set(mm) == {"0", "1"} and mm["0"]["n"] == 5
-    assert 0.0 <= mm["0"]["micro"] <= 1.0
+    benches = rep["models"]["model"]["benchmarks"]
+    assert set(benches) == {"mmlu_medical_0shot", "mmlu_medical_1shot"}
+    mm = benches["mmlu_medical_0shot"]["metric"]
+    assert mm["n"] == 5 and 0.0 <= mm["accuracy"] <= 1.0
+    lines = [json.loads(x) for x in (out / "predictions.model.mmlu_medical_1shot.jsonl").read_text().splitlines()]
+    assert len(lines) == 5 and set(lines[0]) >= {"id", "subject", "gold", "pred", "logprobs"}
+    assert sum(x["correct"] for x in lines) / 5 == benches["mmlu_medical_1shot"]["metric"]["accuracy"]
+    assert all(x["pred"] == max(x["logprobs"], key=x["logprobs"].get) for x in lines)
     # the random tiny model cannot answer: generative rows are scored wrong and counted as unparseable
     reasoning = rep["models"]["model"]["reasoning"]
     assert reasoning["n"] == 2 and reasoning["accuracy"] == 0.0 and reasoning["unparseable"] == 2
@@ -49,11 +55,13 @@ def test_suite_end_to_end_with_baseline(tmp_path, tiny_pair, toy_graph):
     for cap in ("expertise", "reasoning", "instruction", "integration"):
         d = rep["headline"][cap]["delta"]
         assert d["value"] == 0.0 and d["ci95"] == [0.0, 0.0], cap
-    assert rep["skipped_rows"]["mmlu"]["count"] == 2 and rep["skipped_rows"]["synthetic"]["count"] == 2
+    assert rep["skipped_rows"]["mmlu_medical"]["count"] == 2 and rep["skipped_rows"]["synthetic"]["count"] == 2
     md = (out / "report.md").read_text()
     assert "| expertise |" in md and "delta (paired)" in md and "Skipped input rows" in md
+    assert "## Expertise: benchmarks" in md and "## Reasoning: benchmarks" in md
+    assert "| synthetic test split (ours) |" in md and "as lm-eval 0.4's mmlu tasks" in md
     assert "safety" in rep["models"]["model"]
-    assert len(rep["data"]["mmlu"]["sha256"]) == 16 and rep["data"]["synthetic"]["n_rows"] == 7
+    assert len(rep["data"]["mmlu_medical"]["sha256"]) == 16 and rep["data"]["synthetic"]["n_rows"] == 7
 
 
 def test_gold_answers_score_full_marks_through_the_suite(tmp_path, tiny_pair, toy_graph, monkeypatch):
@@ -83,7 +91,8 @@ def test_finished_parts_are_reused_after_a_crash(tmp_path, tiny_pair, monkeypatc
     monkeypatch.setattr(suite_mod, "generate_batch", boom)
     with pytest.raises(RuntimeError):
         run_suite(cfg, tiny_pair, out, synth_test=FIX / "synth_test.jsonl")
-    assert (out / "parts" / "model.expertise.json").is_file()
+    assert (out / "parts" / "model.bench.mmlu_medical_0shot.json").is_file()
+    assert (out / "predictions.model.mmlu_medical_1shot.jsonl").is_file()
     assert not (out / "report.json").exists()
     # second run: expertise comes from disk (scoring it again would fail), reasoning now works
     monkeypatch.setattr(suite_mod, "score_mcq", boom)
@@ -101,3 +110,49 @@ def test_safety_skipped_without_graph(tmp_path, tiny_pair, isolated_home, monkey
     monkeypatch.setattr(suite_mod, "generate_batch", lambda model, tok, convs, cfg, **kw: ["x"] * len(convs))
     rep = run_suite(small_cfg(tasks="[reasoning, safety]"), tiny_pair, tmp_path / "ns", synth_test=FIX / "synth_test.jsonl")
     assert "kg build" in rep["models"]["model"]["safety"]["skipped"]
+
+
+def test_registry_benchmarks_run_with_predictions(tmp_path, tiny_pair, monkeypatch):
+    """PubMedQA by option log-likelihood and MedQA with chain-of-thought, from their released formats."""
+    replies = {"B": "The gene is fibrillin.\nAnswer: B", "E": "Hmm."}
+    monkeypatch.setattr(suite_mod, "generate_batch",
+                        lambda model, tok, convs, cfg, **kw: [replies["B"], replies["E"]][:len(convs)])
+    cfg = small_cfg(tasks="[expertise, reasoning]", **{"mcq.shots": "[0]", "benchmarks.pubmedqa": FIX / "ori_pqal.json",
+                                                        "benchmarks.medqa_cot": FIX / "medqa.jsonl"})
+    out = tmp_path / "reg"
+    rep = run_suite(cfg, tiny_pair, out)
+    benches = rep["models"]["model"]["benchmarks"]
+    assert set(benches) == {"mmlu_medical_0shot", "pubmedqa_0shot", "medqa_cot"}
+    assert benches["pubmedqa_0shot"]["n"] == 3 and rep["skipped_rows"]["pubmedqa"]["count"] == 1
+    cot = benches["medqa_cot"]["metric"]
+    assert cot["n"] == 2 and cot["accuracy"] == 0.5 and cot["unparseable"] == 1
+    rows = [json.loads(x) for x in (out / "predictions.model.medqa_cot.jsonl").read_text().splitlines()]
+    assert [(r["gold"], r["pred"], r["correct"]) for r in rows] == [("B", "B", True), ("B", None, False)]
+    pub = [json.loads(x) for x in (out / "predictions.model.pubmedqa_0shot.jsonl").read_text().splitlines()]
+    assert [set(r["logprobs"]) for r in pub] == [{"A", "B", "C"}] * 3
+    tables = {e["benchmark"]: e for e in rep["benchmarks"]["reasoning"]}
+    assert tables["medqa_cot"]["model"]["value"] == 0.5 and tables["medqa_cot"]["model"]["n"] == 2
+    assert "chain-of-thought" in tables["medqa_cot"]["published"]
+
+
+def test_unknown_benchmark_and_hub_without_flag_fail_before_work(tmp_path, tiny_pair):
+    with pytest.raises(DataError, match=r"unknown benchmark 'medqa_5'; known: .*medqa"):
+        run_suite(small_cfg(**{"benchmarks.medqa_5": "x.jsonl"}), tiny_pair, tmp_path / "u")
+    with pytest.raises(DataError, match=r"^GBaker/MedQA-USMLE-4-options-hf: reading the hub dataset needs --allow-download"):
+        run_suite(small_cfg(**{"benchmarks.medqa": "hub"}), tiny_pair, tmp_path / "h")
+    assert not (tmp_path / "u").exists() and not (tmp_path / "h").exists()
+
+
+def test_a_crash_keeps_the_finished_benchmarks(tmp_path, tiny_pair, monkeypatch):
+    cfg = small_cfg(tasks="[expertise, reasoning]", **{"mcq.shots": "[0]", "benchmarks.medqa_cot": FIX / "medqa.jsonl"})
+    out = tmp_path / "partial"
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(suite_mod, "generate_batch", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(cfg, tiny_pair, out)
+    assert (out / "parts" / "model.bench.mmlu_medical_0shot.json").is_file()
+    assert (out / "predictions.model.mmlu_medical_0shot.jsonl").is_file()
+    assert not (out / "predictions.model.medqa_cot.jsonl").exists() and not (out / "report.json").exists()

@@ -3,9 +3,12 @@
     balancedbio eval --model runs/bft/final --baseline default --suite configs/eval.yaml --output runs/eval
     balancedbio eval --model default --suite configs/eval.yaml mcq.shots=[0] tasks=[expertise] --dry-run
 
-Writes DIR/report.json, DIR/report.md and PNG plots (finished tasks are kept in DIR/parts/ and reused
-if the run is repeated after a crash). Overrides use the keys of configs/eval.yaml, e.g.
-``mcq.shots=[0] tasks=[expertise] mcq.limit=20``.
+Writes DIR/report.json, DIR/report.md, PNG plots and, per benchmark, the per-item predictions
+DIR/predictions.<model>.<benchmark>.jsonl (finished benchmarks are kept in DIR/parts/ and reused if the
+run is repeated after a crash). --benchmark runs a registered benchmark (pubmedqa, medqa, medmcqa,
+medqa_cot, medmcqa_cot, ...) on a file in its released format, or on lm-eval's hub id with
+``NAME=hub --allow-download``. Overrides use the keys of configs/eval.yaml, e.g.
+``mcq.shots=[0] tasks=[expertise] mcq.limit=20 limit=50``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     for kind, fmt in (("pubmedqa", "ori_pqal.json"), ("medmcqa", "JSONL"), ("medqa", "JSONL")):
         p.add_argument(f"--{kind}", default=None, metavar="FILE", help=f"also score {kind} ({fmt})")
     add_dry_run_arg(p)
+    p.add_argument("--benchmark", action="append", default=[], metavar="NAME=SOURCE",
+                   help="also run a registered benchmark on a file in its own format (or 'hub'); repeatable")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override suite values, e.g. mcq.shots=[0]")
     p.set_defaults(func=run)
 
@@ -37,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from balancedbio.config import load_config
+    from balancedbio.errors import DataError
     from balancedbio.eval.suite import EvalSuiteConfig, run_suite
     from balancedbio.inputs import check_output_dir, check_text_file
     from balancedbio.report import fmt
@@ -52,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"graph={args.graph}")
     for kind in ("pubmedqa", "medmcqa", "medqa"):
         if getattr(args, kind):
-            overrides.append(f"extra_mcq.{kind}={getattr(args, kind)}")
+            overrides.append(f"benchmarks.{kind}={getattr(args, kind)}")
+    for spec in args.benchmark:
+        name, sep, source = spec.partition("=")
+        if not sep or not name.strip():
+            raise DataError(f"--benchmark {spec!r}: expected NAME=FILE or NAME=hub")
+        overrides.append(f"benchmarks.{name.strip()}={source.strip()}")
+    if args.allow_download:
+        overrides.append("allow_download=true")
     cfg = load_config(EvalSuiteConfig, args.suite, overrides)
     model = args.model or "default"
     if args.dry_run:
@@ -63,8 +76,18 @@ def run(args: argparse.Namespace) -> int:
         if args.baseline:
             plan.model(args.baseline, label="baseline", allow_download=args.allow_download)
         plan.data(args.synth_test, label="synth test", directory_ok=True)
-        for kind in ("pubmedqa", "medmcqa", "medqa"):
-            plan.data(getattr(args, kind), label=kind)
+        from balancedbio.eval import tasks as registry
+        from balancedbio.eval.datasets import HUB_IDS
+
+        for name, source in cfg.benchmarks.items():
+            registry.get(name)  # an unknown name is one line listing the known ones
+            if source == "hub" or source.startswith("hub:"):
+                kind = name.removesuffix("_cot")
+                if not cfg.allow_download:
+                    hub_id = source.partition(":")[2] or HUB_IDS.get(kind, ("hub",))[0]
+                    raise DataError(f"{hub_id}: reading the hub dataset needs --allow-download (offline by default)")
+            else:
+                plan.data(source, label=name)
         plan.output_dir(args.output)
         return plan.done(f"tasks {', '.join(cfg.tasks)}" if hasattr(cfg, "tasks") else "")
     report = run_suite(cfg, model, args.output, baseline=args.baseline, synth_test=args.synth_test)
@@ -74,6 +97,12 @@ def run(args: argparse.Namespace) -> int:
             line += f"  baseline {fmt((h.get('baseline') or {}).get('value')):>6s}"
             line += f"  delta {fmt((h.get('delta') or {}).get('value')):>6s}"
         print(line + f"   ({h['metric']})")
+    for cap, entries in report.get("benchmarks", {}).items():
+        for e in entries:
+            line = f"  {cap:10s} {e['benchmark']:32s} {fmt((e.get('model') or {}).get('value')):>6s}"
+            if args.baseline:
+                line += f"  baseline {fmt((e.get('baseline') or {}).get('value')):>6s}"
+            print(line + f"   (n={(e.get('model') or {}).get('n', '-')}, {e['metric']})")
     for label, res in report["models"].items():
         s = res.get("safety") or {}
         if "skipped" in s:

@@ -1,4 +1,12 @@
-"""Turn the suite's raw results into headline numbers, confidence intervals, report.md and plots."""
+"""Turn the suite's raw results into headline numbers, confidence intervals, report.md and plots.
+
+The report has one table per capability: every benchmark that measured it (the registry's standard
+benchmarks with the published setting their number can be put beside, and our synthetic test split,
+labelled as ours), each with its metric, n and a 95% bootstrap CI, model beside baseline with a paired
+delta. The plot is a grouped bar chart (one group per benchmark, model beside baseline, CI whiskers);
+the capability radar is drawn only when at least three capabilities have a value that gives the polygon
+an area (>= 0.1), since near-zero values make a radar unreadable.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from typing import Any
 from balancedbio.atomic import write_json, write_text
 from balancedbio.report import (
     bar_chart,
+    bar_chart_ci,
     bootstrap_ci,
     fmt,
     markdown_table,
@@ -17,7 +26,7 @@ from balancedbio.report import (
 )
 from balancedbio.rows import CAPABILITIES
 
-__all__ = ["CAPABILITY_AXES", "headline_items", "write_report"]
+__all__ = ["CAPABILITY_AXES", "headline_items", "benchmark_rows", "write_report"]
 
 CAPABILITY_AXES = CAPABILITIES
 _HEADLINE_DOC = {
@@ -26,15 +35,15 @@ _HEADLINE_DOC = {
     "instruction": "prompt-level strict accuracy",
     "integration": "mean score: 0.3 format + 0.7 diagnosis",
 }
+_SYNTH_METRIC = {"reasoning": "final-answer accuracy", "instruction": "prompt-level strict accuracy",
+                 "integration": "mean score (0.3 format + 0.7 diagnosis)"}
+_RADAR_MIN = 0.1  # a radar reads only when >= 3 axes reach this
 
 
-def headline_items(results: dict[str, Any], cap: str, headline_shots: int = 0) -> dict[str, float] | None:
-    """Per-item scores (id -> value) behind a capability's headline number, or None if not run."""
+def _synthetic_items(results: dict[str, Any], cap: str) -> dict[str, float] | None:
     res = results.get(cap)
     if not isinstance(res, dict) or "skipped" in res:
         return None
-    if cap == "expertise":
-        return res.get("items", {}).get(f"mmlu_{headline_shots}shot")
     items = res.get("items") or []
     if cap == "reasoning":
         return {it["id"]: float(it["correct"] or 0.0) for it in items}
@@ -45,6 +54,32 @@ def headline_items(results: dict[str, Any], cap: str, headline_shots: int = 0) -
     return None
 
 
+def headline_items(results: dict[str, Any], cap: str, headline_shots: int = 0) -> dict[str, float] | None:
+    """Per-item scores (id -> value) behind a capability's headline number, or None if not run."""
+    if cap == "expertise":
+        bench = (results.get("benchmarks") or {}).get(f"mmlu_medical_{headline_shots}shot")
+        return bench.get("items") if bench else None
+    return _synthetic_items(results, cap)
+
+
+def _stat(items: dict[str, float] | None, n_boot: int, seed: int) -> dict[str, Any] | None:
+    if not items:
+        return None
+    vals = list(items.values())
+    lo, hi = bootstrap_ci(vals, n_boot=n_boot, seed=seed)
+    return {"value": sum(vals) / len(vals), "ci95": [lo, hi], "n": len(vals)}
+
+
+def _delta(a: dict[str, float] | None, b: dict[str, float] | None, n_boot: int, seed: int) -> dict[str, Any] | None:
+    if not a or not b:
+        return None
+    common = sorted(set(a) & set(b))
+    if not common:
+        return None
+    d, lo, hi = paired_bootstrap_delta([a[i] for i in common], [b[i] for i in common], n_boot=n_boot, seed=seed)
+    return {"value": d, "ci95": [lo, hi], "n": len(common)}
+
+
 def _headlines(report: dict[str, Any], n_boot: int, seed: int, shots: int) -> dict[str, Any]:
     models = report["models"]
     out: dict[str, Any] = {}
@@ -52,21 +87,44 @@ def _headlines(report: dict[str, Any], n_boot: int, seed: int, shots: int) -> di
     for cap in CAPABILITY_AXES:
         row: dict[str, Any] = {"metric": _HEADLINE_DOC[cap]}
         for label, res in models.items():
-            items = headline_items(res, cap, shots)
-            if not items:
-                row[label] = None
-                continue
-            vals = list(items.values())
-            lo, hi = bootstrap_ci(vals, n_boot=n_boot, seed=seed)
-            row[label] = {"value": sum(vals) / len(vals), "ci95": [lo, hi], "n": len(vals)}
+            row[label] = _stat(headline_items(res, cap, shots), n_boot, seed)
         if base is not None:
-            a, b = headline_items(models["model"], cap, shots), headline_items(base, cap, shots)
-            if a and b:
-                common = sorted(set(a) & set(b))
-                d, lo, hi = paired_bootstrap_delta([a[i] for i in common], [b[i] for i in common],
-                                                   n_boot=n_boot, seed=seed)
-                row["delta"] = {"value": d, "ci95": [lo, hi], "n": len(common)}
+            d = _delta(headline_items(models["model"], cap, shots), headline_items(base, cap, shots), n_boot, seed)
+            if d:
+                row["delta"] = d
         out[cap] = row
+    return out
+
+
+def benchmark_rows(report: dict[str, Any], n_boot: int, seed: int) -> dict[str, list[dict[str, Any]]]:
+    """capability -> one entry per benchmark (standard ones first, then our synthetic split)."""
+    models = report["models"]
+    keys: dict[str, dict[str, Any]] = {}
+    for res in models.values():
+        for key, b in (res.get("benchmarks") or {}).items():
+            keys.setdefault(key, b)
+    out: dict[str, list[dict[str, Any]]] = {cap: [] for cap in CAPABILITY_AXES}
+    for key, b in keys.items():
+        name = key if b["kind"] == "generate" else f"{b['task']} ({b['shots']}-shot)"
+        entry: dict[str, Any] = {"benchmark": name, "key": key, "metric": b["metric_name"],
+                                 "published": b["published"], "ours": b["ours"]}
+        items = {label: ((res.get("benchmarks") or {}).get(key) or {}).get("items") for label, res in models.items()}
+        for label in models:
+            entry[label] = _stat(items[label], n_boot, seed)
+        if "baseline" in models:
+            entry["delta"] = _delta(items["model"], items["baseline"], n_boot, seed)
+        out.setdefault(b["capability"], []).append(entry)
+    for cap, metric in _SYNTH_METRIC.items():
+        items = {label: _synthetic_items(res, cap) for label, res in models.items()}
+        if not any(items.values()):
+            continue
+        entry = {"benchmark": "synthetic test split (ours)", "key": f"synthetic_{cap}", "metric": metric,
+                 "published": "none: our own split (MKGSG), no published number", "ours": True}
+        for label in models:
+            entry[label] = _stat(items[label], n_boot, seed)
+        if "baseline" in models:
+            entry["delta"] = _delta(items["model"], items["baseline"], n_boot, seed)
+        out[cap].append(entry)
     return out
 
 
@@ -85,6 +143,10 @@ def _delta_cell(h: dict[str, Any] | None) -> str:
     return f"{sign}{fmt(h['value'])} [{fmt(lo)}, {fmt(hi)}]"
 
 
+def _n(entry: dict[str, Any]) -> Any:
+    return (entry.get("model") or entry.get("baseline") or {}).get("n", "-")
+
+
 def _markdown(report: dict[str, Any]) -> str:
     models = report["models"]
     has_base = "baseline" in models
@@ -101,22 +163,38 @@ def _markdown(report: dict[str, Any]) -> str:
             r += [_cell(h.get("baseline")), _delta_cell(h.get("delta"))]
         rows.append(r)
     lines.append(markdown_table(headers, rows))
-    # expertise detail
+    for cap, entries in report.get("benchmarks", {}).items():
+        if not entries:
+            continue
+        lines += [f"## {cap.capitalize()}: benchmarks (%, 95% bootstrap CI)", ""]
+        headers = ["benchmark", "metric", "n", "model"] + (["baseline", "delta (paired)"] if has_base else [])
+        headers.append("comparable published setting")
+        rows = []
+        for e in entries:
+            r = [e["benchmark"], e["metric"], _n(e), _cell(e.get("model"))]
+            if has_base:
+                r += [_cell(e.get("baseline")), _delta_cell(e.get("delta"))]
+            rows.append(r + [e["published"]])
+        lines.append(markdown_table(headers, rows))
+    # MMLU per-subject detail
     mm_rows = []
     subjects: list[str] = []
     for label, res in models.items():
-        exp = res.get("expertise") or {}
-        for k, s in (exp.get("mmlu") or {}).items():
-            mm_rows.append([label, f"{k}-shot", fmt(s["micro"]), fmt(s["macro"]), s["n"]]
-                           + [fmt(v["accuracy"]) for v in s["subjects"].values()])
-            subjects = list(s["subjects"])
-        for kind, s in (exp.get("extra") or {}).items():
-            mm_rows.append([label, kind, fmt(s["micro"]), fmt(s["macro"]), s["n"]])
+        for b in (res.get("benchmarks") or {}).values():
+            if b["task"] != "mmlu_medical":
+                continue
+            m = b["metric"]
+            subjects = list(m["subjects"])
+            mm_rows.append([label, f"{b['shots']}-shot", fmt(m["accuracy"]), fmt(m["macro"]), m["n"]]
+                           + [fmt(v["accuracy"]) for v in m["subjects"].values()])
     if mm_rows:
-        lines += ["## Expertise: MMLU medical (accuracy %)", ""]
+        lines += ["## Expertise: MMLU medical by subject (accuracy %)", ""]
         lines.append(markdown_table(["model", "setting", "micro", "macro", "n"] + subjects,
                                     [r + [""] * (5 + len(subjects) - len(r)) for r in mm_rows]))
-    # generative detail
+    preds = sorted({b["predictions"] for res in models.values() for b in (res.get("benchmarks") or {}).values()})
+    if preds:
+        lines += ["Per-item predictions: " + ", ".join(f"`{p}`" for p in preds), ""]
+    # generative detail (synthetic split)
     gen_rows = []
     for label, res in models.items():
         for cap in ("reasoning", "instruction", "integration"):
@@ -129,7 +207,7 @@ def _markdown(report: dict[str, Any]) -> str:
                      if cap == "instruction" else "")
             gen_rows.append([label, cap, r["n"], fmt(r.get("value")), fmt(r.get("format_ok")), r["unparseable"],
                              extra])
-    lines += ["## Generative tasks (synthetic test split)", ""]
+    lines += ["## Generative tasks (synthetic test split, ours)", ""]
     lines.append(markdown_table(["model", "capability", "n", "score %", "format ok %", "unparseable", "detail"],
                                 gen_rows))
     saf_rows = []
@@ -152,26 +230,45 @@ def _markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: dict[str, Any], out: Path, *, n_boot: int = 1000, seed: int = 0,
-                 headline_shots: int = 0) -> dict[str, Any]:
-    """Add headline numbers and CIs to ``report``; write plots, report.json and report.md into ``out``."""
-    report["headline"] = _headlines(report, n_boot, seed, headline_shots)
+def _plots(report: dict[str, Any], out: Path, headline_shots: int) -> list[str]:
     plots = []
+    bars: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for cap, entries in report["benchmarks"].items():
+        for e in entries:
+            label = f"{cap}\n{e['benchmark'].replace(' (ours)', '*')}"
+            for model_label in report["models"]:
+                h = e.get(model_label)
+                if h:
+                    bars.setdefault(model_label, {})[label] = (h["value"], *h["ci95"])
+    if bars:
+        plots.append(str(bar_chart_ci(bars, out / "benchmarks.png",
+                                      title="Benchmarks (95% bootstrap CI; * = our synthetic split)")))
     radar = {label: {cap: (report["headline"][cap].get(label) or {}).get("value") for cap in CAPABILITY_AXES}
              for label in report["models"]}
     present = [c for c in CAPABILITY_AXES if any(v[c] is not None for v in radar.values())]
-    if len(present) >= 3:
+    readable = [c for c in present if any((v[c] or 0.0) >= _RADAR_MIN for v in radar.values())]
+    if len(present) >= 3 and len(readable) >= 3:
         radar = {label: {c: v[c] for c in present} for label, v in radar.items()}
         plots.append(str(radar_plot(radar, out / "capabilities_radar.png", title="Capabilities")))
     subj = {}
     for label, res in report["models"].items():
-        mm = ((res.get("expertise") or {}).get("mmlu") or {}).get(str(headline_shots))
-        if mm:
-            subj[label] = {s: v["accuracy"] for s, v in mm["subjects"].items()}
+        b = (res.get("benchmarks") or {}).get(f"mmlu_medical_{headline_shots}shot")
+        if b and b["metric"].get("subjects"):
+            subj[label] = {s: v["accuracy"] for s, v in b["metric"]["subjects"].items()}
     if subj:
         plots.append(str(bar_chart(subj, out / "mmlu_subjects.png",
                                    title=f"MMLU medical, {headline_shots}-shot accuracy by subject")))
-    report["plots"] = plots
+    return plots
+
+
+def write_report(report: dict[str, Any], out: Path, *, n_boot: int = 1000, seed: int = 0,
+                 headline_shots: int = 0) -> dict[str, Any]:
+    """Add headline numbers, benchmark tables and CIs to ``report``; write plots, report.json and report.md."""
+    report["headline"] = _headlines(report, n_boot, seed, headline_shots)
+    report["benchmarks"] = benchmark_rows(report, n_boot, seed)
+    for stale in ("capabilities_radar.png",):  # a plot this run does not draw must not linger from an older one
+        (out / stale).unlink(missing_ok=True)
+    report["plots"] = _plots(report, out, headline_shots)
     clean = _nan_to_none(report)
     write_json(out / "report.json", clean)
     write_text(out / "report.md", _markdown(clean))

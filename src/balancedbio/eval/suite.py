@@ -4,17 +4,19 @@ One call scores a model (and optionally a baseline) and writes ``report.json``, 
 plots. How each capability is measured (BalancedBio, arXiv 2508.04278, names the four capabilities; the
 measurement below is our design):
 
-* expertise    MMLU medical subjects (the paper's BIOMED-MMLU) by option-letter log-likelihood
-               (:mod:`balancedbio.eval.mcq`), zero- and few-shot, micro and macro; optional PubMedQA /
-               MedMCQA / MedQA files (``extra_mcq``);
-* reasoning, instruction, integration   the synthetic test split, greedy generation
+* standard benchmarks   the entries of the registry (:mod:`balancedbio.eval.tasks`): MMLU-medical always
+               when expertise runs (zero- and few-shot, ``mcq.shots``), and every benchmark named in
+               ``benchmarks`` (PubMedQA, MedQA, MedMCQA by lm-eval's option log-likelihood; MedQA /
+               MedMCQA with chain-of-thought for reasoning; ...) whose capability is in ``tasks``. Each
+               writes its per-item predictions next to the report (``predictions.<model>.<benchmark>.jsonl``);
+* reasoning, instruction, integration   also the synthetic test split (ours), greedy generation
                (:mod:`balancedbio.eval.generate`), judged by :func:`balancedbio.scoring.score` - the same
                scorer the GRPO rewards use; instruction also reports IFEval strict/loose metrics;
 * safety       hallucinated-entity and contradiction rates of the generated answers against the
                knowledge graph (:mod:`balancedbio.eval.safety`).
 
-Each finished task is saved at once under ``<output>/parts/`` and reused when the same model and config
-are run again, so a crash keeps the work done; the final files are written atomically.
+Each finished benchmark and task is saved at once under ``<output>/parts/`` and reused when the same model
+and config are run again, so a crash or Ctrl-C keeps the work done; the final files are written atomically.
 
 Example (1 process; the suite is inference-only)::
 
@@ -34,10 +36,10 @@ from typing import Any
 from balancedbio.atomic import write_json
 from balancedbio.config import config_hash, option, to_dict
 from balancedbio.errors import DataError
-from balancedbio.eval.datasets import MMLU_MEDICAL_SUBJECTS, load_mcq_file, load_mmlu, load_synth_rows
+from balancedbio.eval.datasets import MMLU_MEDICAL_SUBJECTS, load_synth_rows
 from balancedbio.eval.generate import GenerationConfig, generate_batch, prompt_messages
 from balancedbio.eval.ifeval import ifbench_rows, instruction_metrics
-from balancedbio.eval.mcq import MCQConfig, accuracy_summary, score_mcq
+from balancedbio.eval.mcq import MCQConfig, score_mcq
 from balancedbio.eval.render import write_report
 from balancedbio.eval.safety import safety_metrics
 from balancedbio.scoring import score
@@ -62,8 +64,13 @@ class EvalSuiteConfig:
     mmlu_subjects: list[str] = option(list(MMLU_MEDICAL_SUBJECTS), "MMLU subjects to score.")
     mcq: MCQConfig = option(MCQConfig(), "Log-likelihood multiple-choice settings.")
     headline_shots: int = option(0, "Which few-shot setting is the expertise headline number.", min=0)
-    extra_mcq: dict[str, str] = option({}, "Extra MCQ sets, format -> file: pubmedqa (ori_pqal.json), "
-                                       "medmcqa (JSONL), medqa (JSONL); scored zero-shot.")
+    benchmarks: dict[str, str] = option({}, "Registered benchmarks to run besides MMLU-medical, name -> source: "
+                                        "a file in the benchmark's own format, or 'hub' (lm-eval's hub id; "
+                                        "needs allow_download); e.g. {pubmedqa: ori_pqal.json, medqa_cot: "
+                                        "medqa.jsonl}. Run when their capability is in tasks.")
+    limit: int = option(0, "Score only the first N items of each benchmark in 'benchmarks' (0 = all; quick runs).",
+                        min=0)
+    allow_download: bool = option(False, "Allow reading a benchmark from its hub id (offline by default).")
     synth_test: str = option("", "Synthetic test split (test.jsonl or its directory) for reasoning, "
                              "instruction and integration; empty = those tasks are skipped.")
     max_per_capability: int = option(100, "Most synthetic test rows per capability (0 = all).", min=0)
@@ -138,24 +145,68 @@ def _digest(paths: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _load_data(cfg: EvalSuiteConfig, synth_test: str | Path | None) -> dict[str, Any]:
-    data: dict[str, Any] = {"skipped_rows": {}, "versions": {}}
+def _bench_source(path: str) -> str:
+    """A relative benchmark file is tried from the working directory, then the repository ('hub' kept)."""
+    if not path or path == "hub" or path.startswith("hub:"):
+        return path
+    return str(_resolve_dir(path))
+
+
+def _units(cfg: EvalSuiteConfig) -> list[dict[str, Any]]:
+    """The registered benchmarks this config runs, with their sources (unknown names fail here)."""
+    from functools import partial
+
+    from balancedbio.eval import tasks as registry
+    from balancedbio.eval.tasks import Source
+
+    units = []
     if "expertise" in cfg.tasks:
-        root = _resolve_dir(cfg.mmlu_dir)
-        test = load_mmlu(root, "test", cfg.mmlu_subjects, strict=cfg.strict)
-        dev = load_mmlu(root, "dev", cfg.mmlu_subjects, strict=cfg.strict) if any(cfg.mcq.shots) else None
-        if cfg.mcq.limit:
-            test.items = [it for v in test.by_subject().values() for it in v[:cfg.mcq.limit]]
-        data["mmlu"], data["mmlu_dev"] = test, (dev.by_subject() if dev else {})
-        data["skipped_rows"]["mmlu"] = test.skipped + (dev.skipped if dev else [])
-        data["versions"]["mmlu"] = {"dir": str(root), "n_test": len(test.items), "subjects": test.subjects,
-                                    "sha256": _digest(test.files + (dev.files if dev else []))}
-        data["extra"] = {}
-        for kind, path in cfg.extra_mcq.items():
-            ds = load_mcq_file(kind, _resolve_dir(path), strict=cfg.strict)
-            data["extra"][kind] = ds
-            data["skipped_rows"][kind] = ds.skipped
-            data["versions"][kind] = {"file": str(path), "n": len(ds.items), "sha256": _digest(ds.files)}
+        task = registry.get("mmlu_medical")
+        src = Source(str(_resolve_dir(cfg.mmlu_dir)) if cfg.mmlu_dir else "", cfg.allow_download, cfg.mcq.limit,
+                     cfg.strict)
+        units.append({"task": task, "source": src, "shots": list(cfg.mcq.shots),
+                      "load": partial(task.load, subjects=cfg.mmlu_subjects),
+                      "fewshot": partial(task.fewshot, subjects=cfg.mmlu_subjects) if task.fewshot else None})
+    for name, path in cfg.benchmarks.items():
+        task = registry.get(name)
+        if name == "mmlu_medical":
+            raise DataError("benchmarks: mmlu_medical runs with expertise; set mmlu_dir to choose its data")
+        if task.capability not in cfg.tasks:
+            log.info("benchmark %s: capability %s is not in tasks; skipped", name, task.capability)
+            continue
+        src = Source(_bench_source(path), cfg.allow_download, cfg.limit, cfg.strict)
+        units.append({"task": task, "source": src, "shots": [0], "load": task.load,
+                      "fewshot": task.fewshot})
+    return units
+
+
+def _unit_key(task: Any, k: int) -> str:
+    return f"{task.name}_{k}shot" if task.kind == "loglikelihood" else task.name
+
+
+def _load_data(cfg: EvalSuiteConfig, synth_test: str | Path | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"skipped_rows": {}, "versions": {}, "benchmarks": []}
+    for unit in _units(cfg):
+        task, src = unit["task"], unit["source"]
+        loaded = unit["load"](src)
+        items = list(loaded)
+        data["skipped_rows"][task.name] = list(getattr(loaded, "skipped", []))
+        if not items:
+            raise DataError(f"{src.path or task.name}: benchmark {task.name} has no items to evaluate")
+        shots = unit["fewshot"](src) if unit["fewshot"] and any(unit["shots"]) else {}
+        unit.update(items=items, shot_items=shots)
+        data["benchmarks"].append(unit)
+        files = sorted({str(getattr(it, "source", "")).split(":")[0] for it in items} - {""})
+        local = [f for f in files if Path(f).is_file()]
+        version: dict[str, Any] = {"source": src.path or "(packaged)", "n": len(items)}
+        if local:
+            version["sha256"] = _digest(local)
+        if task.name == "mmlu_medical":
+            from balancedbio.resources import mmlu_medical_dir
+
+            version.update(dir=src.path or str(mmlu_medical_dir()), n_test=len(items),
+                           subjects=sorted({it.subject for it in items}))
+        data["versions"][task.name] = version
     rows: list[dict[str, Any]] = []
     source = synth_test or cfg.synth_test
     if source:
@@ -177,22 +228,47 @@ def _load_data(cfg: EvalSuiteConfig, synth_test: str | Path | None) -> dict[str,
     return data
 
 
-def _expertise(cfg: EvalSuiteConfig, model: Any, tok: Any, data: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"mmlu": {}, "extra": {}, "items": {}}
-    kw = {"batch_tokens": cfg.mcq.batch_tokens, "max_batch": cfg.mcq.max_batch,
-          "share_prefix": cfg.mcq.share_prefix, "progress": cfg.progress}
-    for k in cfg.mcq.shots:
-        t0 = time.perf_counter()
-        preds = score_mcq(model, tok, data["mmlu"].items, shots=data["mmlu_dev"], k=k, **kw)
-        summary = accuracy_summary(preds)
-        summary["seconds"] = round(time.perf_counter() - t0, 1)
-        out["mmlu"][str(k)] = summary
-        out["items"][f"mmlu_{k}shot"] = {p.id: float(p.correct) for p in preds}
-    for kind, ds in data.get("extra", {}).items():
-        preds = score_mcq(model, tok, ds.items, k=0, **kw)
-        out["extra"][kind] = accuracy_summary(preds)
-        out["items"][kind] = {p.id: float(p.correct) for p in preds}
-    return out
+def _item_id(item: Any, i: int) -> str:
+    ident = item.get("id", item.get("key")) if isinstance(item, dict) else getattr(item, "id", None)
+    return str(ident if ident is not None else i)
+
+
+def _item_score(task: Any, judged: dict[str, Any]) -> float | None:
+    """The per-item value behind a benchmark's headline (for its confidence interval)."""
+    for key in (task.headline, "correct", "score"):
+        v = judged.get(key)
+        if isinstance(v, (bool, int, float)):
+            return float(v)
+    return None
+
+
+def _run_benchmark(cfg: EvalSuiteConfig, unit: dict[str, Any], k: int, model: Any, tok: Any, out: Path,
+                   label: str) -> dict[str, Any]:
+    """Score one benchmark setting, write its predictions file, return metric + per-item values."""
+    import json
+
+    from balancedbio.atomic import write_text
+
+    task, items = unit["task"], unit["items"]
+    key = _unit_key(task, k)
+    if task.kind == "loglikelihood":
+        preds = score_mcq(model, tok, items, shots=unit["shot_items"], k=k, batch_tokens=cfg.mcq.batch_tokens,
+                          max_batch=cfg.mcq.max_batch, share_prefix=cfg.mcq.share_prefix, progress=cfg.progress)
+        judged = [task.judge(it, p) for it, p in zip(items, preds)]
+    else:
+        completions = generate_batch(model, tok, [task.prompt(it) for it in items], cfg.generation,
+                                     progress=cfg.progress, desc=task.name)
+        judged = [task.judge(it, c) for it, c in zip(items, completions)]
+    for i, (it, j) in enumerate(zip(items, judged)):
+        j.setdefault("id", _item_id(it, i))
+    metric = task.metric(judged)
+    name = f"predictions.{label}.{key}.jsonl"
+    write_text(out / name, "".join(json.dumps(j, ensure_ascii=False) + "\n" for j in judged))
+    scores = {j["id"]: _item_score(task, j) for j in judged}
+    return {"task": task.name, "capability": task.capability, "kind": task.kind, "shots": k,
+            "metric_name": task.headline, "published": task.published, "ours": task.ours,
+            "metric": metric, "n": len(judged), "predictions": name,
+            "items": {i: v for i, v in scores.items() if v is not None}}
 
 
 def _generative(cfg: EvalSuiteConfig, cap: str, model: Any, tok: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -237,10 +313,10 @@ def _safety(cfg: EvalSuiteConfig, texts: list[str], graph: Any) -> dict[str, Any
 
 
 def _evaluate(cfg: EvalSuiteConfig, spec: Any, label: str, data: dict[str, Any], parts: _Parts,
-              graph: Any) -> dict[str, Any]:
+              graph: Any, out: Path) -> dict[str, Any]:
     model = tok = None
     name = str(spec if not isinstance(spec, tuple) else _load(spec, cfg.dtype)[2])
-    results: dict[str, Any] = {"model": name}
+    results: dict[str, Any] = {"model": name, "benchmarks": {}}
 
     def ensure_model() -> tuple[Any, Any]:
         nonlocal model, tok
@@ -248,28 +324,35 @@ def _evaluate(cfg: EvalSuiteConfig, spec: Any, label: str, data: dict[str, Any],
             model, tok, _ = _load(spec, cfg.dtype)
         return model, tok
 
-    for task in cfg.tasks:
-        cached = parts.get(label, task, name)
+    def run(part: str, fn: Any) -> dict[str, Any]:
+        cached = parts.get(label, part, name)
         if cached is not None:
-            log.info("%s/%s: reusing finished result", label, task)
-            results[task] = cached
-            continue
+            log.info("%s/%s: reusing finished result", label, part)
+            return cached
         t0 = time.perf_counter()
+        res = fn()
+        res["seconds"] = round(time.perf_counter() - t0, 1)
+        parts.put(label, part, name, res)  # kept at once: a later crash keeps this benchmark
+        return res
+
+    for unit in data["benchmarks"]:
+        for k in unit["shots"]:
+            key = _unit_key(unit["task"], k)
+            results["benchmarks"][key] = run(
+                f"bench.{key}", lambda u=unit, k=k: _run_benchmark(cfg, u, k, *ensure_model(), out, label))
+    for task in cfg.tasks:
         if task == "expertise":
-            res = _expertise(cfg, *ensure_model(), data)
-        elif task == "safety":
+            continue
+        if task == "safety":
             texts = [it["completion"] for cap in ("reasoning", "integration")
                      for it in (results.get(cap) or {}).get("items", [])]
-            res = _safety(cfg, texts, graph)
+            results[task] = run(task, lambda texts=texts: _safety(cfg, texts, graph))
+            continue
+        rows = data["synthetic"].get(task, [])
+        if not rows:
+            results[task] = {"skipped": "no synthetic test rows for this capability (set synth_test)"}
         else:
-            rows = data["synthetic"].get(task, [])
-            if not rows:
-                res = {"skipped": "no synthetic test rows for this capability (set synth_test)"}
-            else:
-                res = _generative(cfg, task, *ensure_model(), rows)
-        res["seconds"] = round(time.perf_counter() - t0, 1)
-        parts.put(label, task, name, res)
-        results[task] = res
+            results[task] = run(task, lambda task=task, rows=rows: _generative(cfg, task, *ensure_model(), rows))
     return results
 
 
@@ -290,9 +373,9 @@ def run_suite(cfg: EvalSuiteConfig, model: Any, output_dir: str | Path, *, basel
     fingerprint = config_hash({"cfg": to_dict(cfg), "data": data["versions"]})
     parts = _Parts(out, fingerprint)
     t0 = time.perf_counter()
-    models = {"model": _evaluate(cfg, model, "model", data, parts, graph)}
+    models = {"model": _evaluate(cfg, model, "model", data, parts, graph, out)}
     if baseline is not None:
-        models["baseline"] = _evaluate(cfg, baseline, "baseline", data, parts, graph)
+        models["baseline"] = _evaluate(cfg, baseline, "baseline", data, parts, graph, out)
     report = {"config": to_dict(cfg), "seed": cfg.seed, "data": data["versions"],
               "skipped_rows": {k: {"count": len(v), "first": v[:20]} for k, v in data["skipped_rows"].items()},
               "models": models, "seconds": round(time.perf_counter() - t0, 1)}

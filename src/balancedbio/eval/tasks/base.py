@@ -19,7 +19,7 @@ Two kinds of task:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,8 @@ class Task:
     published: str
     description: str = ""
     ours: bool = False  # True for our own synthetic splits (labelled as ours in reports)
+    # loglikelihood tasks with few-shot settings: solved examples per subject, read from the same source
+    fewshot: Callable[[Source], Mapping[str, Sequence[Any]]] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
