@@ -156,3 +156,30 @@ def test_a_crash_keeps_the_finished_benchmarks(tmp_path, tiny_pair, monkeypatch)
     assert (out / "parts" / "model.bench.mmlu_medical_0shot.json").is_file()
     assert (out / "predictions.model.mmlu_medical_0shot.jsonl").is_file()
     assert not (out / "predictions.model.medqa_cot.jsonl").exists() and not (out / "report.json").exists()
+
+
+def test_ifeval_through_the_suite_matches_the_official_results(tmp_path, tiny_pair, monkeypatch):
+    """IFEval from the registry, generation replaced by GPT-4's released responses: per prompt, the
+    suite's strict verdicts are the official ones, and the report's table carries n and a CI."""
+    ifeval_dir = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ifeval"
+    if not ifeval_dir.is_dir():
+        pytest.skip("../shared/data/ifeval not present")
+    gpt4 = {}
+    for line in (ifeval_dir / "input_response_data_gpt4_20231107_145030.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        gpt4[r["prompt"]] = r["response"]
+    official = [json.loads(x) for x in (ifeval_dir / "official_eval_results_gpt4_strict.jsonl").read_text().splitlines()]
+    monkeypatch.setattr(suite_mod, "generate_batch",
+                        lambda model, tok, convs, cfg, **kw: [gpt4[c[-1]["content"]] for c in convs])
+    cfg = small_cfg(tasks="[instruction]", limit=25, **{"benchmarks.ifeval": ifeval_dir / "input_data.jsonl"})
+    rep = run_suite(cfg, tiny_pair, tmp_path / "if")
+    bench = rep["models"]["model"]["benchmarks"]["ifeval"]
+    want = {r["prompt"]: r["follow_all_instructions"] for r in official}
+    rows = [json.loads(x) for x in (tmp_path / "if" / "predictions.model.ifeval.jsonl").read_text().splitlines()]
+    inputs = [json.loads(x) for x in (ifeval_dir / "input_data.jsonl").read_text().splitlines()][:25]
+    assert len(rows) == 25
+    assert [r["follow_all_strict"] for r in rows] == [want[i["prompt"]] for i in inputs]
+    (entry,) = [e for e in rep["benchmarks"]["instruction"] if e["benchmark"] == "ifeval"]
+    assert entry["model"]["n"] == 25 and entry["model"]["value"] == bench["metric"]["prompt_level_strict_acc"]
+    assert entry["model"]["ci95"][0] <= entry["model"]["value"] <= entry["model"]["ci95"][1]
+    assert "as in the IFEval paper" in entry["published"]

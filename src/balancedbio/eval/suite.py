@@ -228,14 +228,22 @@ def _load_data(cfg: EvalSuiteConfig, synth_test: str | Path | None) -> dict[str,
     return data
 
 
-def _item_id(item: Any, i: int) -> str:
-    ident = item.get("id", item.get("key")) if isinstance(item, dict) else getattr(item, "id", None)
+def _item_id(item: Any, judged: dict[str, Any], i: int) -> str:
+    ident = judged.get("key")
+    if ident is None:
+        ident = item.get("id", item.get("key")) if isinstance(item, dict) else getattr(item, "id", None)
     return str(ident if ident is not None else i)
 
 
+# a headline that is a rate over prompts -> the per-item flag it averages
+_PER_ITEM = {"prompt_level_strict_acc": "follow_all_strict", "prompt_level_loose_acc": "follow_all_loose"}
+
+
 def _item_score(task: Any, judged: dict[str, Any]) -> float | None:
-    """The per-item value behind a benchmark's headline (for its confidence interval)."""
-    for key in (task.headline, "correct", "score"):
+    """The per-item value behind a benchmark's headline (for its confidence interval); None if not judged."""
+    if "skipped" in judged:
+        return None
+    for key in (_PER_ITEM.get(task.headline, task.headline), "correct", "score"):
         v = judged.get(key)
         if isinstance(v, (bool, int, float)):
             return float(v)
@@ -260,7 +268,7 @@ def _run_benchmark(cfg: EvalSuiteConfig, unit: dict[str, Any], k: int, model: An
                                      progress=cfg.progress, desc=task.name)
         judged = [task.judge(it, c) for it, c in zip(items, completions)]
     for i, (it, j) in enumerate(zip(items, judged)):
-        j.setdefault("id", _item_id(it, i))
+        j.setdefault("id", _item_id(it, j, i))
     metric = task.metric(judged)
     name = f"predictions.{label}.{key}.jsonl"
     write_text(out / name, "".join(json.dumps(j, ensure_ascii=False) + "\n" for j in judged))
