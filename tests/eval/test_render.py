@@ -25,8 +25,8 @@ def _models(values):
         res["integration"] = {"items": [{"id": str(i), "value": v[3]} for i in range(10)]}
         for cap, x in zip(("reasoning", "instruction", "integration"), v[1:]):
             res[cap].update(n=10, value=x, format_ok=None, unparseable=0)
-        res["instruction"].update(prompt_strict=v[2], prompt_loose=v[2], instruction_strict=v[2],
-                                  instruction_loose=v[2])
+        res["instruction"].update(prompt_level_strict_acc=v[2], prompt_level_loose_acc=v[2],
+                                  inst_level_strict_acc=v[2], inst_level_loose_acc=v[2])
         out[label] = res
     return out
 
