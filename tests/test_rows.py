@@ -15,6 +15,10 @@ def test_capabilities_declared_once():
     assert CAPABILITIES == ("expertise", "reasoning", "instruction", "integration")
     assert score.CAPABILITIES is CAPABILITIES and weighting.CAPABILITIES is CAPABILITIES
     assert render.CAPABILITY_AXES is CAPABILITIES
+    from balancedbio.eval.suite import TASKS
+    from balancedbio.synth.generate import SynthConfig
+
+    assert TASKS[:4] == CAPABILITIES and tuple(SynthConfig().mix) == CAPABILITIES
 
 
 def test_parse_round_trip_keeps_key_order_and_values():

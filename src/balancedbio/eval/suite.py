@@ -42,13 +42,14 @@ from balancedbio.eval.ifeval import ifbench_rows, instruction_metrics
 from balancedbio.eval.mcq import MCQConfig, score_mcq
 from balancedbio.eval.render import write_report
 from balancedbio.eval.safety import safety_metrics
+from balancedbio.rows import CAPABILITIES
 from balancedbio.scoring import score
 
 log = logging.getLogger(__name__)
 
 __all__ = ["EvalSuiteConfig", "run_suite", "TASKS"]
 
-TASKS = ("expertise", "reasoning", "instruction", "integration", "safety")
+TASKS = (*CAPABILITIES, "safety")
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 

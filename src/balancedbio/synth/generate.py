@@ -38,6 +38,7 @@ from balancedbio.atomic import write_json
 from balancedbio.config import config_hash, option, to_dict
 from balancedbio.errors import BalancedBioError, DataError
 from balancedbio.knowledge.graph import KnowledgeGraph
+from balancedbio.rows import CAPABILITIES
 from balancedbio.synth.curate import (
     AnswerabilityFilter,
     capability_schedule,
@@ -90,7 +91,7 @@ class SynthConfig:
     seed: int = option(0, "Seed: the same seed and graph give byte-identical output.")
     test_fraction: float = option(0.1, "Share of diseases/genes (and so of rows) held out for test.",
                                   min=0.0, max=0.9)
-    mix: dict[str, float] = option({"expertise": 1.0, "reasoning": 1.0, "instruction": 1.0, "integration": 1.0},
+    mix: dict[str, float] = option(dict.fromkeys(CAPABILITIES, 1.0),
                                    "Relative weight of each capability.")
     backend: str = option("template", "Generator: deterministic templates, or templates rewritten by an LLM.",
                           choices=("template", "hf", "openai"))
