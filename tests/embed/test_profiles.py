@@ -36,8 +36,11 @@ def test_cache_skips_torn_lines(tmp_path):
     cache.put_many({"A": "alpha"})
     with cache.path.open("a") as fh:
         fh.write('{"gene": "B", "te')
-    assert ProfileCache(tmp_path, "m", "p {gene}").entries == {"A": "alpha"}
+    reopened = ProfileCache(tmp_path, "m", "p {gene}")
+    assert reopened.entries == {"A": "alpha"}
     assert ProfileCache(tmp_path, "m", "other {gene}").entries == {}
+    reopened.put_many({"C": "gamma"})                    # the append after a torn line is not lost
+    assert ProfileCache(tmp_path, "m", "p {gene}").entries == {"A": "alpha", "C": "gamma"}
 
 
 def test_generated_profiles_are_cached(tiny_model_dir, tmp_path, monkeypatch):

@@ -53,3 +53,17 @@ def test_stop_at_step_requests_stop_and_save():
     assert not control.should_training_stop
     cb.on_step_end(None, SimpleNamespace(global_step=2), control)
     assert control.should_training_stop and control.should_save
+
+
+def test_log_of_a_resumed_run_keeps_only_the_steps_before_the_checkpoint(tmp_path):
+    """Killed after logging steps 1-5 with the last checkpoint at step 3: the resumed run's log holds
+    steps 1-3 and then its own, as an uninterrupted run's would; a fresh start drops the old lines."""
+    log = tmp_path / "sft_log.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in range(1, 6)) + '{"step": 6, "lo')
+    cb = SampleDiagnosticsCallback(SampleStatsBuffer(), tmp_path, tensorboard=False)
+    cb.on_train_begin(None, SimpleNamespace(is_world_process_zero=True, global_step=3), TrainerControl())
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [1, 2, 3]
+    cb.on_log(None, SimpleNamespace(is_world_process_zero=True, global_step=4), TrainerControl(), logs={"loss": 0.5})
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [1, 2, 3, 4]
+    cb.on_train_begin(None, SimpleNamespace(is_world_process_zero=True, global_step=0), TrainerControl())
+    assert log.read_text() == ""

@@ -176,6 +176,10 @@ class ProfileCache:
         self.path = Path(root) / f"{digest}.jsonl"
         self.entries: dict[str, str] = {}
         if self.path.is_file():
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):          # cut a torn last line so the next append starts clean
+                with open(self.path, "r+b") as fh:
+                    fh.truncate(data.rfind(b"\n") + 1)
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     row = json.loads(line)

@@ -63,6 +63,22 @@ class SampleDiagnosticsCallback(TrainerCallback):
             self._writer = SummaryWriter(log_dir=str(self.path.parent / "runs" / "samples"))
         return self._writer
 
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        """Keep only the log lines of the steps the run starts after (all of them when resuming at step N:
+        the lines up to N; none on a fresh start), so a resumed run's log equals an uninterrupted one's."""
+        if not state.is_world_process_zero or not self.path.is_file():
+            return
+        from balancedbio.atomic import write_text
+
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line)["step"] <= state.global_step:
+                    kept.append(line + "\n")
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue                                     # a torn last line from a kill
+        write_text(self.path, "".join(kept))
+
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
         conf, weights = self.buffer.drain()
         if not state.is_world_process_zero or logs is None or "loss" not in logs:
