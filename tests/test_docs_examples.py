@@ -233,3 +233,10 @@ def test_override_examples_in_help_are_keys_of_that_verb():
                 errors.append(str(exc))
         else:
             pytest.fail(f"balancedbio {verb} --help shows override {kv}, which its config rejects: {errors}")
+
+
+def test_files_named_in_help_texts_exist():
+    """A help text that points at a document or config points at one that is in the repository."""
+    for verb, text in _help_texts():
+        for name in re.findall(r"(?<![\w/.])((?:docs|configs)/[\w./-]+\.(?:md|yaml)|[A-Z][A-Z_]+\.md)\b", text):
+            assert (REPO / name).is_file(), f"balancedbio {verb} --help names {name}, which is not in the repository"
