@@ -119,7 +119,7 @@ def _embed_profiles(name: str, spec: str | None, genes: list[str], fixed: dict[s
     start = time.perf_counter()
     vecs = embed_texts("minilm" if spec is None else loaded, [profiles[g] for g in have],
                        pooling=cfg.pooling, layer=cfg.layer, batch_size=cfg.batch_size,
-                       max_length=cfg.max_length, device=cfg.device)
+                       max_length=cfg.max_length, device=cfg.device, progress=True)
     seconds = time.perf_counter() - start
     return dict(zip(have, vecs)), {"n_texts": len(have), "embed_seconds": round(seconds, 2),
                                    "texts_per_s": round(len(have) / max(seconds, 1e-9), 2),
