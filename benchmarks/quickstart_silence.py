@@ -16,15 +16,18 @@ as it comes (tqdm redraws included) and records:
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
 import pty
 import resource
 import selectors
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from pathlib import Path
@@ -62,6 +65,8 @@ def main() -> int:
         threading.Thread(target=sample, daemon=True).start()
         # a pseudo-terminal, so the run prints exactly what a user's terminal shows (tqdm redraws too)
         master, slave = pty.openpty()
+        # a terminal size, as a real terminal has (without one tqdm draws zero-width, empty bars)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
         os.close(slave)
         sel = selectors.DefaultSelector()
