@@ -24,11 +24,14 @@ trainer's ``Accelerator`` once it exists.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from balancedbio.errors import BalancedBioError
+
+log = logging.getLogger(__name__)
 
 TRL_RANGE = (">=1.16", "<1.17")          # keep equal to the trl pin in pyproject.toml
 SHARDED_HINT = ("use FSDP2 for sharded training (configs/accelerate/fsdp.yaml, fsdp_version: 2), DDP "
@@ -104,6 +107,10 @@ def check_trainer(accelerator: Any, args: Any) -> str:
     """The checks on a built trainer: its accelerator's engine and accumulation over several processes."""
     engine = engine_from_accelerator(accelerator)
     check_engine(engine)
+    asked = engine_from_env()
+    if asked != engine and asked.startswith("fsdp"):
+        log.warning("the launch asked for %s but accelerate runs %s (accelerate shards with FSDP only on "
+                    "accelerators, not on a CPU)", asked, engine)
     if accelerator.num_processes > 1 and int(getattr(args, "gradient_accumulation_steps", 1)) > 1:
         raise EngineError(f"gradient_accumulation_steps={args.gradient_accumulation_steps} with "
                           f"{accelerator.num_processes} processes is not supported by capability-aware GRPO "
