@@ -102,3 +102,22 @@ def test_fact_check_with_real_graph_if_available(tmp_path):
     out = fact(["q"], ["Marfan syndrome is caused by mutations in FBN1."])
     assert out[0] is None or 0.0 <= out[0] <= 1.0
     assert callable(facts.check_claims)
+
+
+def test_instruction_reward_speaks_the_evaluation_language():
+    """An IFEval prompt as a training row: the GRPO reward is the evaluation's instruction-level strict score."""
+    from balancedbio.eval.ifeval import IFSample, judge
+
+    sample = IFSample("9", "Describe CF in under 12 words, no commas, ending with 'Any questions?'",
+                      ("length_constraints:number_words", "punctuation:no_comma", "startend:end_checker"),
+                      ({"relation": "less than", "num_words": 12}, {}, {"end_phrase": "Any questions?"}))
+    row = {"id": "if9", "capability": "instruction", "answer": "", "checks": sample.checks,
+           "messages": [{"role": "user", "content": sample.prompt}]}
+    comps = ["Cystic fibrosis thickens mucus in lungs and gut. Any questions?",
+             "Cystic fibrosis, a genetic disease, thickens mucus. Any questions?",
+             "Sure! Cystic fibrosis is an inherited disorder that damages the lungs, pancreas and gut."]
+    rewards = instruction_reward([sample.prompt] * 3, comps, **cols(row, row, row))
+    for c, r in zip(comps, rewards, strict=True):
+        strict = judge(sample, c)["strict"]
+        assert r == pytest.approx(sum(strict) / len(strict))
+    assert rewards[0] == 1.0 and rewards[1] == pytest.approx(2 / 3) and rewards[2] == 0.0
