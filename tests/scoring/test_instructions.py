@@ -36,6 +36,21 @@ def test_punkt_tables_come_from_the_package_offline(monkeypatch):
     assert count_words("Don't stop IL-6 signalling, 3 times.") == 8  # NLTK's \w+ tokens, as IFEval counts
 
 
+def test_written_punkt_tables_decode_to_the_package_tables(tmp_path, monkeypatch):
+    from nltk.tokenize.punkt import load_punkt_params
+    from punkt.data import english
+
+    from balancedbio.verifiers import _write_punkt
+
+    _write_punkt(tmp_path / "tokenizers" / "punkt_tab" / "english")
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+    params = load_punkt_params(nltk.data.find("tokenizers/punkt_tab/english/"))
+    assert params.abbrev_types == set(english.ABBREV_TYPES)
+    assert params.collocations == set(english.COLLOCATIONS)
+    assert params.sent_starters == set(english.SENT_STARTERS)
+    assert dict(params.ortho_context) == dict(english.ORTHO_CONTEXT)
+
+
 def test_ifeval_verifiers_strict_and_loose():
     assert one("a b c", "length_constraints:number_words", relation="less than", num_words=4)
     assert not one("a b c d", "length_constraints:number_words", relation="less than", num_words=4)
