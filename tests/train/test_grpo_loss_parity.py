@@ -179,3 +179,37 @@ def test_mask_truncated_completions_reaches_the_capability_loss(tmp_path, tiny_m
     assert torch.allclose(total.detach(), ref.detach(), atol=1e-6)
     for a, b in zip(torch.autograd.grad(total, params), torch.autograd.grad(ref, params)):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_training_step_with_surgery_none_equals_trl_training_step(trainer, monkeypatch):
+    """The whole step (K backward passes through accelerator.backward, buffer, Gram, write-back) with surgery
+    none leaves the same .grad as TRL's own training_step; pcgrad changes it."""
+    from trl import GRPOTrainer
+
+    for attr, value in {"loss_type": "dapo", "beta": 0.04, "use_vllm": True, "vllm_importance_sampling_correction": True,
+                        "top_entropy_quantile": 1.0, "entropy_coef": 0.0, "_entropy_bonus_enabled": False,
+                        "off_policy_mask_threshold": None, "importance_sampling_level": "token",
+                        "current_gradient_accumulation_steps": 1}.items():
+        monkeypatch.setattr(trainer, attr, value, raising=False)
+    monkeypatch.setattr(trainer, "_prepare_inputs", lambda batch: batch)   # the batch is already scored
+    model = trainer.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    inputs = _inputs(trainer)
+
+    def grads_after(step, batch):
+        model.zero_grad(set_to_none=True)
+        step(model, batch, None)
+        out = [p.grad.detach().clone() for p in params]
+        model.zero_grad(set_to_none=True)
+        return out
+
+    ref = grads_after(lambda m, b, n: GRPOTrainer.training_step(trainer, m, b, n), dict(inputs))
+    monkeypatch.setattr(trainer.cap, "surgery", "none")
+    ours = grads_after(trainer.training_step, {**inputs, "capability_ids": CAPS})
+    scale = max(g.abs().max() for g in ref)
+    for a, b in zip(ours, ref):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * scale)
+    monkeypatch.setattr(trainer.cap, "surgery", "pcgrad")
+    projected = grads_after(trainer.training_step, {**inputs, "capability_ids": CAPS})
+    assert trainer.cosine_history and min(min(r) for r in trainer.cosine_history[-1]["cosine"]) < 0
+    assert any(not torch.allclose(a, b, rtol=1e-4, atol=1e-6 * scale) for a, b in zip(projected, ref))
