@@ -141,7 +141,8 @@ CASES = [pytest.param(*c, id=c[0]) if type(c) is tuple else c for c in CASES]
 def test_bad_input_is_one_line_exit_2_nothing_created(work, tiny_model_dir, case, argv, expect):
     repo = Path(__file__).resolve().parents[1]
     argv = [a.replace(TINY, str(tiny_model_dir)).replace("configs/", f"{repo}/configs/") for a in argv]
-    env = {**os.environ, "BALANCEDBIO_HOME": str(work / "home")}
+    # no heartbeat: on a loaded machine importing torch can pass its 10 s, and this checks the error line
+    env = {**os.environ, "BALANCEDBIO_HOME": str(work / "home"), "BALANCEDBIO_HEARTBEAT": "0"}
     before = _tree(work)
     proc = subprocess.run([sys.executable, "-m", "balancedbio", *argv], cwd=work, env=env,
                           capture_output=True, text=True, timeout=300)
