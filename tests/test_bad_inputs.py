@@ -86,6 +86,8 @@ CASES = [
      "binary.jsonl:1: not UTF-8 text"),
     ("embed-binary", ["embed", "--model", TINY, "--input", "binary.jsonl", "--output", "out.parquet"],
      "binary.jsonl:1: not UTF-8 text"),
+    ("ifeval-binary", ["ifeval", "--input-data", "binary.jsonl", "--responses", "rows.jsonl"],
+     "binary.jsonl:1: not UTF-8 text"),
     ("eval-binary", ["eval", "--model", TINY, "--synth-test", "binary.jsonl", "--output", "out",
                      "tasks=[reasoning]"], "binary.jsonl:1: not UTF-8 text"),
     # missing local data: file not found, never a hub lookup
@@ -125,9 +127,11 @@ OUTPUT_VERBS = {
     "run": ["run", "configs/quickstart.yaml", "--output", "{out}"],
     "kg-build": ["kg", "build", "--toy", "--dest", "{out}"],
     "embed-bench": ["embed-bench", "--models", TINY, "--output", "{out}"],
+    "ifeval": ["ifeval", "--input-data", "rows.jsonl", "--responses", "rows.jsonl", "--output", "{out}"],
 }
+FILE_OUTPUTS = {"embed", "ifeval"}  # they write one file: a file there is "exists" (covered above)
 for verb, argv in OUTPUT_VERBS.items():
-    if verb != "embed":  # embed writes one file: a file there is "exists" (covered above)
+    if verb not in FILE_OUTPUTS:
         CASES.append((f"{verb}-output-is-file", [a.replace("{out}", "afile") for a in argv], "afile: "))
     CASES.append((f"{verb}-output-under-file", [a.replace("{out}", "afile/out") for a in argv],
                   "afile is a file, not a directory"))

@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from balancedbio.eval.ifeval import score_responses
 
+    if args.output:
+        from balancedbio.inputs import check_output_file
+
+        check_output_file(args.output, force=True)  # a bad place fails before the scoring, not after
     m = score_responses(args.input_data, args.responses, allow_download=args.allow_download,
                         per_prompt=bool(args.output))
     n_p, n_i = m["n_prompts"], m["n_instructions"]
