@@ -203,9 +203,14 @@ def test_training_step_with_surgery_none_equals_trl_training_step(trainer, monke
         model.zero_grad(set_to_none=True)
         return out
 
+    logged = ("kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean")
+    metrics = trainer._metrics["train"]
     ref = grads_after(lambda m, b, n: GRPOTrainer.training_step(trainer, m, b, n), dict(inputs))
+    ref_logs = [metrics[k][-1] for k in logged]
     monkeypatch.setattr(trainer.cap, "surgery", "none")
     ours = grads_after(trainer.training_step, {**inputs, "capability_ids": CAPS})
+    assert [metrics[k][-1] for k in logged] == pytest.approx(ref_logs, rel=1e-5, abs=1e-8)   # TRL's logs too
+    assert ref_logs[0] > 0 and ref_logs[3] > 0
     scale = max(g.abs().max() for g in ref)
     for a, b in zip(ours, ref):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * scale)

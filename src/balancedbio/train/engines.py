@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from balancedbio.errors import BalancedBioError
+from balancedbio.train.grpo_loss import LOSS_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +118,13 @@ def check_trainer(accelerator: Any, args: Any) -> str:
                           "(each micro-batch's capability gradients must be reduced); raise prompts_per_step "
                           "instead")
     return engine
+
+
+def check_options(args: Any) -> None:
+    """Refuse, with one line, a GRPOConfig option the capability-aware loss does not reproduce."""
+    if args.loss_type not in LOSS_TYPES:
+        raise EngineError(f"loss_type={args.loss_type!r} is not supported by capability-aware GRPO; choose one of "
+                          f"{', '.join(LOSS_TYPES)} or set capability_aware=false")
+    if getattr(args, "use_adaptive_entropy", False):
+        raise EngineError("use_adaptive_entropy=true is not supported by capability-aware GRPO; set a fixed "
+                          "entropy_coef instead")

@@ -78,11 +78,13 @@ def off_policy_mask(advantages: torch.Tensor, logps: torch.Tensor, sampling_logp
 def policy_token_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
                       settings: LossSettings, *, ref_logps: torch.Tensor | None = None,
                       sampling_logps: torch.Tensor | None = None, is_ratio: torch.Tensor | None = None,
-                      entropy_mask: torch.Tensor | None = None) -> torch.Tensor:
+                      entropy_mask: torch.Tensor | None = None, stats: dict | None = None) -> torch.Tensor:
     """Per-token loss [B, T] (or [B, 1] for a sequence-level ratio without a token-level factor), unmasked.
 
     logps, old_logps, ref_logps, sampling_logps, mask, entropy_mask: [B, T]; advantages: [B] or [B, T];
-    is_ratio: the vLLM importance-sampling ratio, [B, T] or [B, 1] (None: no correction).
+    is_ratio: the vLLM importance-sampling ratio, [B, T] or [B, 1] (None: no correction). ``stats``, when a
+    dict, receives the detached ratio rho (``ratio``), the KL term (``kl``, when beta != 0) and the clipped
+    tokens (``low_clipped``, ``high_clipped``, for the clipped loss types), for logging.
     """
     s = settings
     adv = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
@@ -109,6 +111,13 @@ def policy_token_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: 
     else:  # sapo
         tau = torch.where(adv > 0, s.sapo_temperature_pos, s.sapo_temperature_neg)
         loss = -torch.sigmoid(tau * (ratio - 1)) * 4 / tau * adv
+    if stats is not None:
+        stats["ratio"] = ratio.detach()
+        if s.beta != 0.0:
+            stats["kl"] = kl.detach()
+        if s.loss_type in _CLIPPED:
+            stats["low_clipped"] = ((ratio < 1 - s.eps_low) & (adv < 0)).detach()
+            stats["high_clipped"] = ((ratio > 1 + s.eps_high) & (adv > 0)).detach()
     if keep is not None:
         loss = loss * keep
     if entropy_mask is not None:
@@ -165,3 +174,20 @@ def clipped_token_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages:
     ``loss_type=grpo``. logps, old_logps, ref_logps, mask: [B, T]; advantages: [B] or [B, T]."""
     settings = LossSettings(loss_type="grpo", eps_low=eps_low, eps_high=eps_high, beta=beta)
     return policy_token_loss(logps, old_logps, advantages, mask, settings, ref_logps=ref_logps)
+
+
+def loss_stat_sums(stats: dict, mask: torch.Tensor, *, with_kl: bool) -> torch.Tensor:
+    """[kl, low-clipped, high-clipped, region-clipped, valid tokens, rows] summed over some rows, from the
+    ``stats`` of :func:`policy_token_loss`: summed over ranks and rows, then divided as TRL's logs divide (token
+    means; per-sequence clip flags of a sequence-level ratio are counted per row, as TRL counts them)."""
+    m = mask.float()
+
+    def msum(x: torch.Tensor | None) -> torch.Tensor:
+        if x is None:
+            return torch.zeros((), device=m.device)
+        return x.float().sum() if x.shape[-1] == 1 else (x.float() * m).sum()
+
+    low, high = stats.get("low_clipped"), stats.get("high_clipped")
+    region = (low | high) if low is not None else None
+    return torch.stack([msum(stats.get("kl") if with_kl else None), msum(low), msum(high), msum(region), m.sum(),
+                        torch.tensor(float(m.shape[0]), device=m.device)])

@@ -44,12 +44,12 @@ from balancedbio.model_card import ModelCardMixin
 from balancedbio.progress import phase
 from balancedbio.surgery import cosine_matrix
 from balancedbio.train import capability_grads as cg
-from balancedbio.train.engines import EngineError, check_trainer
+from balancedbio.train.engines import EngineError, check_options, check_trainer
 from balancedbio.train.grpo_loss import (
-    LOSS_TYPES,
     LossSettings,
     aggregate_loss,
     entropy_bonus,
+    loss_stat_sums,
     policy_token_loss,
 )
 from balancedbio.train.weighting import CAPABILITIES, HybridWeighter, WeightingConfig, group_advantages
@@ -105,16 +105,6 @@ def _weighted_nansum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
     sub = values[:, used] * weights[used]
     out = torch.nansum(sub, dim=1)
     return torch.where(torch.isnan(sub).all(dim=1), torch.full_like(out, float("nan")), out)
-
-
-def check_options(args: Any) -> None:
-    """Refuse, with one line, a GRPOConfig option the capability-aware loss does not reproduce."""
-    if args.loss_type not in LOSS_TYPES:
-        raise EngineError(f"loss_type={args.loss_type!r} is not supported by capability-aware GRPO; choose one of "
-                          f"{', '.join(LOSS_TYPES)} or set capability_aware=false")
-    if getattr(args, "use_adaptive_entropy", False):
-        raise EngineError("use_adaptive_entropy=true is not supported by capability-aware GRPO; set a fixed "
-                          "entropy_coef instead")
 
 
 class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
@@ -253,7 +243,7 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
                             entropy_coef=self.entropy_coef)
 
     def _capability_loss(self, model, inputs: dict[str, Any], rows: torch.Tensor, num_rows: int,
-                         entropy_mask: torch.Tensor | None = None) -> torch.Tensor:
+                         entropy_mask: torch.Tensor | None = None, log_stats: list | None = None) -> torch.Tensor:
         """Loss of the given rows of a micro-batch, with the whole micro-batch's denominators.
 
         Applies what TRL's ``_compute_loss`` applies for the configured loss type (see
@@ -276,10 +266,13 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         is_ratio = pick.get("importance_sampling_ratio") if (self.use_vllm and
                                                              self.vllm_importance_sampling_correction) else None
         ent_rows = entropy_mask[rows] if entropy_mask is not None else None
+        stats: dict[str, torch.Tensor] = {}
         tok = policy_token_loss(logps, old, pick["advantages"], mask, settings,
                                 ref_logps=pick.get("ref_per_token_logps"),
                                 sampling_logps=pick.get("sampling_per_token_logps"), is_ratio=is_ratio,
-                                entropy_mask=ent_rows)
+                                entropy_mask=ent_rows, stats=stats)
+        if log_stats is not None:
+            log_stats.append(loss_stat_sums(stats, mask, with_kl=settings.beta != 0.0))
         ga = self.current_gradient_accumulation_steps
         num_tokens = (inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
                       * ga / self.args.steps_per_generation)
@@ -320,11 +313,13 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         caps = [i for i in range(k_all) if bool(present[i])]
         entropy_mask = self._entropy_mask(model, inputs)
 
+        sums: list[torch.Tensor] = []
+
         def loss_for(k: int) -> torch.Tensor:
             rows = (cap_ids == caps[k]).nonzero(as_tuple=True)[0]
             with self.compute_loss_context_manager():
                 if rows.numel():
-                    return self._capability_loss(model, inputs, rows, num_rows, entropy_mask)
+                    return self._capability_loss(model, inputs, rows, num_rows, entropy_mask, sums)
                 # this rank holds no row of the capability, but the pass is a collective: a zero-weighted loss
                 loss = self._capability_loss(model, inputs, rows.new_zeros(1), num_rows, entropy_mask)
                 return torch.nan_to_num(loss) * 0.0
@@ -341,8 +336,23 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         self.time_split["surgery"] += t2 - t1
         self.buffer_bytes = grads.buffer.numel() * grads.buffer.element_size()
         self._record_cosines(step, caps, gram, coeffs)
+        self._log_loss_stats(sums, params[0].device if params else cap_ids.device)
         self._step += 1
         return grads.loss
+
+    def _log_loss_stats(self, sums: list[torch.Tensor], device: torch.device) -> None:
+        """TRL's loss logs (``kl``, ``clip_ratio/low_mean``, ``high_mean``, ``region_mean``): global masked means."""
+        total = torch.stack(sums).sum(0) if sums else torch.zeros(6)
+        total = self.accelerator.reduce(total.to(device), reduction="sum")       # same call on every rank
+        tokens = float(total[4].clamp(min=1.0))
+        per = tokens if self.importance_sampling_level == "token" else float(total[5].clamp(min=1.0))
+        m = self._metrics["train"]
+        if self.beta != 0.0:
+            m["kl"].append(float(total[0]) / tokens)
+        if self.loss_type in ("grpo", "bnpo", "dr_grpo", "dapo", "luspo"):
+            m["clip_ratio/low_mean"].append(float(total[1]) / per)
+            m["clip_ratio/high_mean"].append(float(total[2]) / per)
+            m["clip_ratio/region_mean"].append(float(total[3]) / per)
 
     def _record_cosines(self, step: int, caps: list[int], gram: torch.Tensor, coeffs: torch.Tensor) -> None:
         names = [self.capabilities[i] for i in caps]
