@@ -58,3 +58,14 @@ def test_train_into_empty_or_new_output_needs_no_force(tmp_path):
     fresh_output_guard(tmp_path / "empty", resume=False, force=False)
     (tmp_path / "empty" / "x").write_text("x")
     fresh_output_guard(tmp_path / "empty", resume=True, force=False)       # --resume continues it
+
+
+def test_grpo_into_non_empty_output_refuses_without_force(tmp_path, capsys):
+    out = tmp_path / "grpo"
+    (out / "final").mkdir(parents=True)
+    (out / "final" / "adapter_model.safetensors").write_bytes(b"old")
+    grpo = str(Path(BFT).with_name("grpo.yaml"))
+    assert main(["train", "--method", "grpo", "--config", grpo, "--data", str(_data(tmp_path)),
+                 "--output", str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (out / "final" / "adapter_model.safetensors").read_bytes() == b"old"
