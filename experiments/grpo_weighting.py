@@ -7,7 +7,10 @@ score's share), w_c, the model score's scale b_c and both noise estimates (docs/
 whether any capability sits on a bound of ``alpha_clip`` / ``w_clip`` at the end. CPU only, a few steps:
 
     OMP_NUM_THREADS=2 python experiments/grpo_weighting.py --model RUN/stages/bft/final \\
-        --train RUN/stages/synth/train.jsonl --steps 6 --output experiments/results/grpo_weighting.json
+        --train RUN/stages/synth/data/train.jsonl --steps 5 --output experiments/results/grpo_weighting.json
+
+``--from-log FILE`` rebuilds the per-step records from the Trainer's printed log lines of a run that was
+stopped before it could write its JSON (the records then say so).
 """
 
 from __future__ import annotations
@@ -38,6 +41,19 @@ def per_step(log_history: list[dict]) -> list[dict]:
                     row[f"{k}/{c}"] = v
         rows.append(row)
     return rows
+
+
+def history_from_log(path: str) -> list[dict]:
+    """The Trainer's printed per-step log dicts (``{'loss': ...}`` lines) of a run's console output."""
+    import ast
+    import re
+
+    history = []
+    for m in re.finditer(r"\{'loss'[^{}]*\}", Path(path).read_text(errors="replace")):
+        h = {k: float(v) for k, v in ast.literal_eval(m.group(0)).items()}
+        h["step"] = len(history) + 1  # logging_steps = 1
+        history.append(h)
+    return history
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -72,12 +88,14 @@ def main() -> None:
     ap.add_argument("--num-generations", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--output", default="experiments/results/grpo_weighting.json")
+    ap.add_argument("--from-log", default=None, help="rebuild the records from a stopped run's console log")
     args = ap.parse_args()
 
     from balancedbio.config import load_config
     from balancedbio.train.grpo import GRPORecipeConfig, build_trainer
 
     load_before = os.getloadavg()
+    wall = None
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(GRPORecipeConfig, "configs/grpo.yaml", [
             f"model.name_or_path={args.model}", f"data={args.train}", f"output_dir={tmp}/out",
@@ -85,11 +103,14 @@ def main() -> None:
             f"num_generations={args.num_generations}", f"max_new_tokens={args.max_new_tokens}", "lr=2e-5",
             "model.use_lora=true", "weighting.mode=inverse_variance", "surgery=pcgrad", "report_to=[none]",
             "save_steps=0"])
-        t0 = time.perf_counter()
-        trainer = build_trainer(cfg)
-        trainer.train()
-        wall = time.perf_counter() - t0
-        history = trainer.state.log_history
+        if args.from_log:
+            history = history_from_log(args.from_log)
+        else:
+            t0 = time.perf_counter()
+            trainer = build_trainer(cfg)
+            trainer.train()
+            wall = round(time.perf_counter() - t0, 1)
+            history = trainer.state.log_history
     rows = per_step(history)
     last = rows[-1] if rows else {}
     lo_a, hi_a = cfg.weighting.alpha_clip
@@ -105,12 +126,13 @@ def main() -> None:
                                                                    "min_samples": cfg.weighting.min_samples,
                                                                    "min_groups": cfg.weighting.min_groups,
                                                                    "alpha_clip": [lo_a, hi_a], "w_clip": [lo_w, hi_w]},
-              "per_step": rows, "at_clip_bound_last_step": at_bound, "wall_s": round(wall, 1),
+              "per_step": rows, "at_clip_bound_last_step": at_bound, "wall_s": wall,
+              "source": f"console log {args.from_log} of a run stopped early" if args.from_log else "trainer",
               "machine": f"{os.cpu_count()}-core {platform.machine()} CPU", "loadavg_before": load_before,
               "loadavg_after": os.getloadavg()}
     out.write_text(json.dumps(result, indent=2) + "\n")
     plot(rows, out.with_suffix(".png"))
-    print(json.dumps({"at_clip_bound_last_step": at_bound, "last": last, "wall_s": round(wall, 1)}, indent=2))
+    print(json.dumps({"at_clip_bound_last_step": at_bound, "last": last, "wall_s": wall}, indent=2))
 
 
 if __name__ == "__main__":
