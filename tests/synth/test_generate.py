@@ -259,3 +259,44 @@ def test_llm_error_says_where_the_rows_made_so_far_are(toy_graph, tmp_path):
     assert work.is_dir() and str(work) in str(exc.value) and "--resume" in str(exc.value)
     assert "nothing half-written" not in str(exc.value)
     assert not (tmp_path / "data").exists()
+
+
+def test_resume_with_the_answerability_filter_writes_the_uninterrupted_bytes(toy_graph, tmp_path, monkeypatch):
+    """Generation appends to raw/ and the filter rewrites the split files from it, so a kill during
+    generation or in the middle of filtering resumes to the same bytes and counts."""
+    import hashlib
+
+    from balancedbio.atomic import write_json
+    from balancedbio.config import config_hash
+    from balancedbio.synth import curate
+
+    class FakeFilter:                                     # keeps rows whose id hashes even; no model
+        def __init__(self, *a, **kw):
+            pass
+
+        def filter(self, rows):
+            for row in rows:
+                yield row, hashlib.sha256(row["id"].encode()).digest()[0] % 2 == 0
+
+    monkeypatch.setattr(curate, "AnswerabilityFilter", FakeFilter)
+    monkeypatch.setattr(gen, "AnswerabilityFilter", FakeFilter)
+    cfg = _cfg(**{"answerability.enabled": "true"})
+    straight = tmp_path / "straight"
+    manifest = generate_dataset(cfg, straight, graph=toy_graph)
+    assert 0 < manifest["answerability"]["kept"] < N and manifest["drops"]["unanswerable"] > 0
+
+    # killed during generation: raw/ flushed unevenly, a half-filtered train.jsonl from nowhere is ignored
+    generate_dataset(_cfg(), tmp_path / "unfiltered", graph=toy_graph)       # what generation appends
+    full = {s: _lines(tmp_path / "unfiltered" / f"{s}.jsonl") for s in ("train", "test")}
+    dest = tmp_path / "data"
+    work = tmp_path / ".data.partial"
+    (work / "raw").mkdir(parents=True)
+    write_json(work / "progress.json", {"config_hash": config_hash(cfg)})
+    (work / "raw" / "train.jsonl").write_bytes(b"".join(full["train"][:30]) + full["train"][30][:40])
+    (work / "raw" / "test.jsonl").write_bytes(b"".join(full["test"][:4]))
+    (work / "train.jsonl").write_bytes(b"".join(full["train"][:3]))
+    resumed = generate_dataset(cfg, dest, graph=toy_graph, resume=True)
+    for split in ("train", "test"):
+        assert (dest / f"{split}.jsonl").read_bytes() == (straight / f"{split}.jsonl").read_bytes(), split
+    assert resumed["counts"] == manifest["counts"] and resumed["answerability"] == manifest["answerability"]
+    assert not (dest / "raw").exists()
