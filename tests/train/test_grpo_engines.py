@@ -4,6 +4,7 @@ nothing written to the output directory."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,36 @@ def test_cli_refuses_unsupported_engine_before_loading(tmp_path, monkeypatch, ca
     assert "FSDP2" in err[0] or "pip install 'trl" in err[0]   # names what to use instead
     assert not out.exists()
 
+
+
+class _Accelerator:
+    """The few attributes of accelerate.Accelerator that engine_from_accelerator reads."""
+
+    def __init__(self, kind, processes=2, fsdp2=False, zero=3):
+        from types import SimpleNamespace
+
+        from accelerate.utils import DistributedType
+
+        self.distributed_type = DistributedType[kind]
+        self.num_processes = processes
+        self.is_fsdp2 = fsdp2
+        self.state = SimpleNamespace(deepspeed_plugin=SimpleNamespace(zero_stage=zero))
+
+
+@pytest.mark.parametrize("acc,ga,expected", [
+    (_Accelerator("NO", processes=1), 4, "single"),             # accumulation in one process is supported
+    (_Accelerator("MULTI_CPU"), 1, "ddp"),
+    (_Accelerator("FSDP", fsdp2=True), 1, "fsdp2"),
+    (_Accelerator("FSDP"), 1, "FSDP1 (accelerate fsdp_version: 1) is not supported"),
+    (_Accelerator("DEEPSPEED", zero=3), 1, "DeepSpeed ZeRO-3"),
+    (_Accelerator("MULTI_CPU"), 2, "gradient_accumulation_steps=2 with 2 processes is not supported"),
+])
+def test_trainer_side_check(acc, ga, expected):
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(gradient_accumulation_steps=ga)
+    if expected in ("single", "ddp", "fsdp2"):
+        assert engines.check_trainer(acc, args) == expected
+    else:
+        with pytest.raises(engines.EngineError, match=re.escape(expected)):
+            engines.check_trainer(acc, args)
