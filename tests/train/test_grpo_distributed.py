@@ -142,3 +142,34 @@ def test_ddp_trainer_end_to_end(tmp_path, tiny_model_dir):
         assert r["engine"] == "ddp" and r["changed"] > 0
         assert r["buffer_bytes"] == r["k"] * r["numel"] * 4
     assert ranks[0]["digest"] == ranks[1]["digest"]
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_fsdp2_training_step_equals_one_process(tmp_path, tiny_model_dir):
+    """The recipe trainer's own training_step on a fully_shard model (2 gloo processes, DTensor parameters,
+    dapo with a vLLM importance-sampling ratio, ranks holding different capabilities) leaves the same full
+    gradient as one process on the same global batch, for surgery none and pcgrad; each rank buffers K x D / 2."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    worker = Path(__file__).with_name("grpo_fsdp_step_worker.py")
+    one, two = tmp_path / "one.safetensors", tmp_path / "two.safetensors"
+    _run([sys.executable, str(worker), str(tiny_model_dir), str(one)], tmp_path)
+    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
+          str(tiny_model_dir), str(two)], tmp_path)
+    a, b = load_file(one), load_file(two)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-7), k
+    names = [k[5:] for k in a if k.startswith("none/")]
+    assert any(not torch.allclose(a[f"pcgrad/{n}"], a[f"none/{n}"]) for n in names)
+    assert max(float(a[f"none/{n}"].abs().max()) for n in names) > 0
+    meta = {}
+    for path in (one, two):
+        with safe_open(str(path), "pt") as fh:
+            meta[path.stem] = fh.metadata()
+    assert meta["two"]["param_type"] == "DTensor" and meta["one"]["param_type"] == "Parameter"
+    numel = int(meta["one"]["numel"])
+    assert int(meta["one"]["buffer_bytes"]) == 4 * numel * 4
+    assert int(meta["two"]["buffer_bytes"]) == 4 * numel * 4 // 2
