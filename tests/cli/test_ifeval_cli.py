@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from balancedbio.cli import ifeval as ifeval_cli
 from balancedbio.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,16 +19,15 @@ def _write(path: Path, rows: list) -> Path:
     return path
 
 
-def test_help_example_runs_as_written(monkeypatch, capsys, tmp_path):
+def test_docs_command_reproduces_the_official_figures(monkeypatch, capsys, tmp_path):
     if not (REPO / "../shared/data/ifeval/input_data.jsonl").is_file():
         pytest.skip("shared IFEval data not present")
-    doc = ifeval_cli.__doc__.split("Example")[1].split("::", 1)[1].split("``--input-data``")[0]
-    argv = shlex.split(doc.replace("\\\n", " "))
-    assert argv[:2] == ["balancedbio", "ifeval"]
+    line = next(ln for ln in (REPO / "docs/eval.md").read_text().splitlines() if ln.startswith("balancedbio ifeval "))
     monkeypatch.chdir(REPO)
-    assert main(argv[1:] + ["--output", str(tmp_path / "m.json")]) == 0
+    assert main(shlex.split(line)[1:] + ["--output", str(tmp_path / "m.json")]) == 0
     out = capsys.readouterr().out
     assert "prompt_level_strict_acc  0.7689  (416/541)" in out
+    assert "inst_level_strict_acc    0.8357  (697/834)" in out
     saved = json.loads((tmp_path / "m.json").read_text())
     assert len(saved["per_prompt"]) == 541
 

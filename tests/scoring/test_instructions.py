@@ -103,3 +103,19 @@ def test_bad_checks_raise_one_line_errors(checks, needle):
     with pytest.raises(DataError) as err:
         check_instructions("x", checks)
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_verifier_failing_on_odd_text_is_not_followed_but_missing_data_is_an_error():
+    from balancedbio.scoring.instructions import _follows
+
+    class Raises:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def check_following(self, value):
+            raise self.exc
+
+    assert _follows("x:y", Raises(IndexError("list index out of range")), "some text") is False
+    assert _follows("x:y", Raises(IndexError()), "   ") is False
+    with pytest.raises(DataError, match="instruction 'x:y' needs NLTK data"):
+        _follows("x:y", Raises(LookupError("\n  Resource stopwords not found.\n")), "text")

@@ -1,13 +1,10 @@
 """``balancedbio ifeval``: score responses in IFEval's file formats with the official metrics.
 
-Example (the official repository's GPT-4 responses; prints 416/541 prompt-level strict, as published)::
-
-    balancedbio ifeval --input-data ../shared/data/ifeval/input_data.jsonl --responses ../shared/data/ifeval/input_response_data_gpt4_20231107_145030.jsonl
-
 ``--input-data`` is IFEval's ``input_data.jsonl`` (``key, prompt, instruction_id_list, kwargs``; IFBench's
 file has the same format) or, with ``--allow-download``, the hub id ``google/IFEval``. ``--responses`` is
 a JSONL of ``{"prompt", "response"}`` answering every prompt of the input. Instructions are judged by the
-maintained IFEval/IFBench verifiers (``if-verifiable``); see docs/eval.md.
+maintained IFEval/IFBench verifiers (``if-verifiable``); docs/eval.md shows the command that
+reproduces the official IFEval figures from the released GPT-4 responses.
 """
 
 from __future__ import annotations

@@ -43,8 +43,9 @@ from balancedbio.verifiers import (
 )
 
 __all__ = ["SECTIONS_ID", "OWN_VERIFIERS", "verifier_registry", "validate_checks", "instruction_results",
-           "check_instructions",
-           "loose_variants", "count_words", "count_sentences", "ensure_nltk_data", "missing_nltk_data"]
+           "check_instructions", "loose_variants", "count_words", "count_sentences", "ensure_nltk_data",
+           "missing_nltk_data"]
+
 
 def loose_variants(response: str) -> list[str]:
     """The official IFEval loose variants of a response (eight strings, the response first)."""
@@ -79,7 +80,8 @@ def instruction_results(response: str | None, checks: Sequence[Any], prompt: str
 
     ``prompt`` is the user prompt (a few IFEval/IFBench verifiers compare the response with it). Unknown ids or
     keywords raise :class:`DataError` (a data bug, never a model failure); a verifier that needs an NLTK
-    resource that is not installed raises :class:`DataError` naming it.
+    resource that is not installed raises :class:`DataError` naming it; a verifier that raises on the
+    response itself counts the instruction as not followed.
     """
     validate_checks(checks)
     response = response or ""
@@ -97,15 +99,27 @@ def instruction_results(response: str | None, checks: Sequence[Any], prompt: str
     finally:
         random.setstate(state)
     for cid, inst in insts:
-        try:
-            strict = bool(response.strip() and inst.check_following(response))
-            loose = strict or any(v.strip() and inst.check_following(v) for v in variants)
-        except LookupError as exc:
-            first = str(exc).strip().splitlines()
-            raise DataError(f"instruction {cid!r} needs NLTK data that is not installed "
-                            f"({next((ln.strip() for ln in first if 'Resource' in ln), 'see nltk')})") from None
-        out.append((strict, bool(loose)))
+        strict = _follows(cid, inst, response)
+        loose = strict or any(_follows(cid, inst, v) for v in variants)
+        out.append((strict, loose))
     return out
+
+
+def _follows(cid: str, inst: Any, text: str) -> bool:
+    """The verifier's verdict on a non-blank text; a verifier that fails on the text (a model's odd output)
+    counts as not followed, as the scorer never raises on a completion; missing NLTK data is a DataError."""
+    if not text.strip():
+        return False
+    try:
+        return bool(inst.check_following(text))
+    except LookupError as exc:
+        if type(exc) is not LookupError:  # IndexError / KeyError: the verifier failed on this text
+            return False
+        lines = str(exc).strip().splitlines()
+        raise DataError(f"instruction {cid!r} needs NLTK data that is not installed "
+                        f"({next((ln.strip() for ln in lines if 'Resource' in ln), 'see nltk')})") from None
+    except Exception:  # noqa: BLE001 - third-party verifiers raise anything on unexpected text
+        return False
 
 
 def check_instructions(response: str | None, checks: Sequence[Any], loose: bool = False, prompt: str = "") -> list[bool]:
