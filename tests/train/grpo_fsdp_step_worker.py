@@ -6,7 +6,7 @@
 accelerate shards with FSDP only on accelerators, so on a CPU the model is sharded here with ``fully_shard`` and
 ``training_step`` is called directly on each rank's slice of one fixed, already scored global batch (loss
 ``dapo`` with a vLLM importance-sampling ratio). Rank 0 writes the full gradient after surgery ``none`` and
-``pcgrad`` to OUT.
+``pcgrad`` and ``cagrad`` to OUT.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def main(model_dir: str, out: str) -> None:
     local = {k: (v[rank * per:(rank + 1) * per] if k != "num_items_in_batch" else v) for k, v in batch.items()}
     names = [nm for nm, prm in model.named_parameters() if prm.requires_grad]
     results = {}
-    for method in ("none", "pcgrad"):
+    for method in ("none", "pcgrad", "cagrad"):
         trainer.cap.surgery = method
         model.zero_grad(set_to_none=True)
         trainer.training_step(model, dict(local), None)
