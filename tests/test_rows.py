@@ -73,3 +73,20 @@ def test_parse_rejects_an_unknown_instruction_id_or_keyword_naming_file_line_and
         Row.parse({**base, "checks": [{"id": "lowercase"}]}, "t.jsonl:4")
     with pytest.raises(DataError, match=r"^t\.jsonl:5: checks\[0\] \(length_constraints:number_words\): unknown kwargs"):
         Row.parse({**base, "checks": [{"id": "length_constraints:number_words", "kwargs": {"max": 3}}]}, "t.jsonl:5")
+
+
+def test_the_documented_example_rows_parse_round_trip_and_score_full_marks():
+    import json
+    import re
+    from pathlib import Path
+
+    from balancedbio.scoring import score
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data_format.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", doc.split("## Example row")[1], re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        obj = json.loads(block)
+        row = Row.parse(obj, "docs/data_format.md")
+        assert row.to_dict() == obj
+        assert score(obj, row.reference).value == 1.0, obj["id"]
