@@ -74,3 +74,11 @@ def test_instruction_benchmarks_are_registered_and_run_end_to_end(tmp_path):
     assert ifeval.prompt(items[0]) == [{"role": "user", "content": "No commas please."}]
     judged = [ifeval.judge(items[0], "fine"), ifeval.judge(items[0], "fine, thanks")]
     assert ifeval.metric(judged)[ifeval.headline] == 0.5
+
+
+@pytest.mark.parametrize("name, source, hub_id", [("ifeval", "hub", "google/IFEval"),
+                                                  ("ifeval", "hub:org/ifeval-copy", "org/ifeval-copy"),
+                                                  ("ifbench", "hub", "allenai/IFBench_test")])
+def test_instruction_benchmarks_read_the_hub_only_with_allow_download(name, source, hub_id):
+    with pytest.raises(DataError, match=f"{hub_id}.*needs --allow-download"):
+        tasks.get(name).load(Source(path=source))

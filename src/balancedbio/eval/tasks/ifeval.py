@@ -1,7 +1,8 @@
 """IFEval (Zhou et al., arXiv 2311.07911): 541 prompts, 25 verifiable instruction types, judged by the IFEval verifiers.
 
-Items come from the official ``input_data.jsonl`` (``Source.path``), or the hub id ``google/IFEval`` with
-``Source.allow_download``; IFEval is not on PyPI, so there is no default.
+Items come from the official ``input_data.jsonl`` (``Source.path``), or the hub (``hub`` for
+``google/IFEval``, ``hub:<id>``, or the id itself) with ``Source.allow_download``; IFEval is not on PyPI,
+so there is no default.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from balancedbio.eval.tasks.base import Source, Task, register
 
 
 def load(source: Source) -> list[ifeval.IFSample]:
-    return ifeval.load_ifeval(source.path or None, allow_download=source.allow_download, limit=source.limit)
+    path = ifeval.hub_source(source.path, ifeval.IFEVAL_HUB_ID)
+    return ifeval.load_ifeval(path or None, allow_download=source.allow_download, limit=source.limit)
 
 
 def prompt(item: ifeval.IFSample) -> list[dict[str, str]]:
