@@ -135,6 +135,8 @@ def run_pipeline(cfg: PipelineConfig, specs: Mapping[str, StageSpec], *, lines: 
     forced = set(STAGES[STAGES.index(from_stage):]) if from_stage is not None else set()
 
     _check_run_dir(cfg, run_dir, force)
+    if state is not None:
+        state.wait_for_everyone()      # every rank checked the directory before the main one writes into it
     total = len(cfg.stages)
     if dry_run:
         _check_writable(run_dir)
