@@ -50,6 +50,9 @@ def test_run_embed_bench_tiny(tiny_model_dir, tmp_path, fake_minilm):
 def test_process_only_run(tiny_model_dir, tmp_path, fake_minilm):
     cfg = load_config(EmbedBenchConfig, None, ["tasks=[process]", "baselines=[]", "process_sets=2",
                                                "process_max_new_tokens=4", "device=cpu"])
+    # as in the pipeline's embed stage: the runner's started.json is already in the directory
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "started.json").write_text("{}")
     res = run_embed_bench(cfg, {"tiny": str(tiny_model_dir)}, tmp_path / "p")
     assert res["interaction"] == [] and len(res["process"]) == 1
     md = (tmp_path / "p" / "report.md").read_text()

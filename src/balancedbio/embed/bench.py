@@ -140,7 +140,10 @@ def run_embed_bench(cfg: EmbedBenchConfig, models: dict[str, str], output_dir: s
     from balancedbio.embed.profiles import gene_profiles
 
     output_dir = Path(output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()) and not (output_dir / "results.json").is_file():
+    # the pipeline's own bookkeeping (started.json, manifest.json) in its stage directory is not a foreign file
+    foreign = [f for f in output_dir.iterdir() if f.name not in ("started.json", "manifest.json")] \
+        if output_dir.is_dir() else []
+    if foreign and not (output_dir / "results.json").is_file():
         raise ConfigError(f"{output_dir}: exists and is not an embed-bench report; choose another --output")
     if "perturbation" in cfg.tasks and not cfg.perturb_h5ad:
         raise ConfigError("task 'perturbation' needs perturb_h5ad=PATH (an AnnData screen)")
