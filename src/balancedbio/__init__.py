@@ -5,7 +5,7 @@ a four-capability evaluation suite and text embeddings for downstream biology.
 
 Importing the package switches the Hugging Face libraries to offline mode unless the user has set
 ``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` themselves: nothing is downloaded unless asked for.
-``--allow-download`` (or ``balancedbio.models.enable_downloads()``) lifts the offline mode the package set.
+``--allow-download`` (or ``balancedbio.offline.enable_downloads()``) lifts the offline mode the package set.
 """
 
 import os as _os

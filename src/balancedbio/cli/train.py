@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data and (Path(args.data).is_file() or (looks_like_local_path(args.data) and not Path(args.data).is_dir())):
         check_jsonl(args.data)  # missing, binary or malformed data fails here, before the model loads
     if args.allow_download:
-        from balancedbio.models import enable_downloads
+        from balancedbio.offline import enable_downloads
 
         enable_downloads()
         args.overrides = [*args.overrides, "model.allow_download=true"]

@@ -119,7 +119,7 @@ def iter_rows(source: Any, *, split: str = "train") -> Iterator[tuple[str, dict[
             return
         raise DataError(f"{path}: directory holds neither {split}.jsonl nor a saved HF dataset")
     if not looks_like_local_path(source) and str(source).count("/") == 1:
-        from balancedbio.models import downloads_enabled
+        from balancedbio.offline import downloads_enabled
 
         try:
             ds = datasets.load_dataset(str(source), split=split)
