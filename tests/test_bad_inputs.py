@@ -158,6 +158,20 @@ def test_bad_input_is_one_line_exit_2_nothing_created(work, tiny_model_dir, case
     assert not Path(UNWRITABLE).parent.exists()
 
 
+@pytest.mark.slow
+def test_an_unusable_cache_is_one_line_before_any_work(work):
+    """The graph and model caches live in $BALANCEDBIO_HOME: a file in the way is one line, exit 2."""
+    env = {**os.environ, "BALANCEDBIO_HOME": str(work / "afile" / "home"), "BALANCEDBIO_HEARTBEAT": "0"}
+    before = _tree(work)
+    for argv in (["kg", "build", "--toy"], ["models", "--prepare", "default"]):
+        proc = subprocess.run([sys.executable, "-m", "balancedbio", *argv], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=300)
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+        assert "afile" in lines[0] and "Traceback" not in proc.stderr
+    assert _tree(work) == before
+
+
 def test_a_leading_bom_is_accepted_by_every_reader(tmp_path):
     """One policy: a UTF-8 BOM at the start of a file is dropped by train, GRPO, embed and eval alike."""
     from balancedbio.embed.embed import read_texts_jsonl

@@ -31,7 +31,7 @@ from typing import Any
 from balancedbio.atomic import atomic_dir
 from balancedbio.config import option
 from balancedbio.errors import ModelError
-from balancedbio.inputs import check_safetensors, looks_like_local_path
+from balancedbio.inputs import check_output_dir, check_safetensors, looks_like_local_path
 from balancedbio.offline import downloads_enabled, enable_downloads
 from balancedbio.progress import step
 
@@ -159,6 +159,7 @@ def convert_gguf(gguf_path: str | Path, dest: str | Path, *, overwrite: bool = F
     with gguf_path.open("rb") as fh:
         if fh.read(4) != b"GGUF":
             raise ModelError(f"{gguf_path}: not a GGUF file (bad magic number)")
+    check_output_dir(dest, flag="model cache")  # an unusable cache fails before the ~20 s conversion
     try:
         with step(f"converting {gguf_path.name} to safetensors in {dest} (once)"), _quiet():
             tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)

@@ -68,10 +68,9 @@ def _build(args: argparse.Namespace) -> int:
     from balancedbio.knowledge.toy import build_toy_graph
 
     t = time.perf_counter()
-    if args.dest:
-        from balancedbio.inputs import check_output_dir
+    from balancedbio.inputs import check_output_dir
 
-        check_output_dir(args.dest, flag="--dest")
+    check_output_dir(args.dest or default_graph_dir(), flag="--dest" if args.dest else "the graph cache")
     if args.dry_run:
         from pathlib import Path
 
