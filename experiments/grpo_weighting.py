@@ -56,6 +56,54 @@ def history_from_log(path: str) -> list[dict]:
     return history
 
 
+def record_pairs(trainer) -> list:
+    """Keep every training batch's (rule, model, capability) scores as the weighter sees them."""
+    seen: list = []
+    combine = trainer.weighter.combine
+
+    def recording(rule, model, capabilities, num_generations, *, update=True):
+        if update:
+            seen.append({"rule": rule.tolist(), "model": model.tolist(), "capability": list(capabilities),
+                         "num_generations": num_generations})
+        return combine(rule, model, capabilities, num_generations, update=update)
+
+    trainer.weighter.combine = recording
+    return seen
+
+
+def pooled_analysis(pairs: list) -> dict:
+    """Per capability over all recorded pairs: the two-level estimate (None: not identified), the alpha it
+    gives, and the alpha of the pooled one-level estimate the first version used."""
+    import torch
+
+    from balancedbio.train.weighting import min_variance_alpha, noise_variances, two_level_noise
+
+    out = {}
+    for c in CAPS:
+        rule, model = [], []
+        for b in pairs:
+            g = b["num_generations"]
+            for i in range(0, len(b["capability"]), g):
+                if b["capability"][i] == c:
+                    rule += b["rule"][i:i + g]
+                    model += b["model"][i:i + g]
+        if not rule:
+            continue
+        r, m = torch.tensor(rule, dtype=torch.float64), torch.tensor(model, dtype=torch.float64)
+        g = pairs[0]["num_generations"]
+        both = ~(torch.isnan(r) | torch.isnan(m))
+        est = two_level_noise(r, m, g) if bool(both.any()) else None
+        s_r, s_m, _ = noise_variances(r, m) if int(both.sum()) >= 2 else (float("nan"),) * 3
+        groups = r.view(-1, g)
+        out[c] = {"pairs": int(both.sum()), "groups": groups.shape[0],
+                  "rule_mean": float(torch.nanmean(r)), "model_mean": float(torch.nanmean(m)) if bool(both.any()) else None,
+                  "groups_with_rule_variation": int((groups.nan_to_num(-1).std(1) > 0).sum()),
+                  "two_level": None if est is None else {**est.__dict__,
+                                                         "alpha": min_variance_alpha(est.s_rule, est.s_model)},
+                  "pooled_alpha": None if s_r != s_r else min_variance_alpha(s_r, s_m)}
+    return out
+
+
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -87,6 +135,8 @@ def main() -> None:
     ap.add_argument("--prompts-per-step", type=int, default=8)
     ap.add_argument("--num-generations", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--min-groups", type=int, default=None, help="weighting.min_groups (default: the config's)")
+    ap.add_argument("--min-samples", type=int, default=None, help="weighting.min_samples (default: the config's)")
     ap.add_argument("--output", default="experiments/results/grpo_weighting.json")
     ap.add_argument("--from-log", default=None, help="rebuild the records from a stopped run's console log")
     args = ap.parse_args()
@@ -96,18 +146,21 @@ def main() -> None:
 
     load_before = os.getloadavg()
     wall = None
+    pairs: list = []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(GRPORecipeConfig, "configs/grpo.yaml", [
             f"model.name_or_path={args.model}", f"data={args.train}", f"output_dir={tmp}/out",
             f"steps={args.steps}", f"prompts_per_step={args.prompts_per_step}",
             f"num_generations={args.num_generations}", f"max_new_tokens={args.max_new_tokens}", "lr=2e-5",
             "model.use_lora=true", "weighting.mode=inverse_variance", "surgery=pcgrad", "report_to=[none]",
-            "save_steps=0"])
+            "save_steps=0", *([f"weighting.min_groups={args.min_groups}"] if args.min_groups else []),
+            *([f"weighting.min_samples={args.min_samples}"] if args.min_samples else [])])
         if args.from_log:
             history = history_from_log(args.from_log)
         else:
             t0 = time.perf_counter()
             trainer = build_trainer(cfg)
+            pairs = record_pairs(trainer)
             trainer.train()
             wall = round(time.perf_counter() - t0, 1)
             history = trainer.state.log_history
@@ -126,7 +179,8 @@ def main() -> None:
                                                                    "min_samples": cfg.weighting.min_samples,
                                                                    "min_groups": cfg.weighting.min_groups,
                                                                    "alpha_clip": [lo_a, hi_a], "w_clip": [lo_w, hi_w]},
-              "per_step": rows, "at_clip_bound_last_step": at_bound, "wall_s": wall,
+              "per_step": rows, "at_clip_bound_last_step": at_bound,
+              "all_pairs_analysis": pooled_analysis(pairs) if pairs else None, "pairs": pairs, "wall_s": wall,
               "source": f"console log {args.from_log} of a run stopped early" if args.from_log else "trainer",
               "machine": f"{os.cpu_count()}-core {platform.machine()} CPU", "loadavg_before": load_before,
               "loadavg_after": os.getloadavg()}
