@@ -39,7 +39,8 @@ def render() -> str:
         out += [f"## {title}", "", f"`{module}.{name}`", "", "| key | type | default | meaning |",
                 "|---|---|---|---|"]
         for key, tp, default, help_text in describe(cls):
-            out.append(f"| `{key}` | {tp} | `{default}` | {help_text.replace('|', '/')} |")
+            tp_cell = str(tp).replace("|", "\\|")              # `bool | None` must not split the cell
+            out.append(f"| `{key}` | {tp_cell} | `{default}` | {help_text.replace('|', '/')} |")
         out.append("")
     return "\n".join(out)
 
