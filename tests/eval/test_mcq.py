@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,43 @@ def test_agrees_with_lm_eval_number_for_number(tiny, tmp_path):
         for p in score_mcq(model, tok, items, shots=shots, k=k, batch_tokens=128, max_batch=2, progress=False):
             assert p.logprobs == pytest.approx(ref[p.id], abs=1e-4), (p.id, k)
             assert p.pred == max(ref[p.id], key=ref[p.id].get)
+
+
+@pytest.mark.parametrize("kind", ["medqa", "medmcqa", "pubmedqa"])
+def test_random_fewshot_agrees_with_lm_eval(tiny, tmp_path, kind):
+    """2-shot PubMedQA / MedQA / MedMCQA: lm-eval's own yaml (train split, default sampler, seed 1234).
+
+    Every question's few-shot context string, its token ids and each option's log-likelihood equal
+    lm-eval's, so the shots are the same questions in the same order, question after question.
+    """
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval_reference import lm_eval_samples
+
+    from balancedbio.eval.fewshot import random_shots
+
+    model, tok = tiny
+    loaded = {"medqa": lambda: [it for it in load_medqa(FIX / "medqa.jsonl").items if len(it.choices) == 4],
+              "medmcqa": lambda: load_medmcqa(FIX / "medmcqa.jsonl").items,
+              "pubmedqa": lambda: load_pubmedqa(FIX / "ori_pqal.json").items}[kind]()
+    def variant(it, i, split):  # a distinct solved question of the same format (the fixtures are small)
+        return dataclasses.replace(it, id=f"{split}{i}", question=f"{it.question} ({split} {i})",
+                                   answer=list(it.choices)[i % len(it.choices)])
+
+    train = [variant(loaded[i % len(loaded)], i, "train") for i in range(5)]
+    items = [variant(loaded[i % len(loaded)], i, "test") for i in range(4)]
+    ref = lm_eval_samples(model, tok, items, tmp_path, k=2, train=train)
+    per_item = random_shots(train, len(items), 2)
+    assert len({tuple(s.id for s in shots) for shots in per_item}) > 1  # the shots change from question to question
+    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=1)
+    fmt = PROMPT_FORMATS[kind]
+    for it, shots in zip(items, per_item):
+        ctx, conts = encode_item(tok, it, shots)
+        assert build_context(fmt, it, shots) == ref[it.id]["context"], it.id
+        for letter, cont in conts.items():
+            assert fmt.continuation(it, letter) == ref[it.id]["continuations"][letter]
+            assert (ctx, cont) == tuple(lm._encode_pair(ref[it.id]["context"], ref[it.id]["continuations"][letter]))
+    for p in score_mcq(model, tok, items, k=2, item_shots=per_item, batch_tokens=128, max_batch=2, progress=False):
+        assert p.logprobs == pytest.approx(ref[p.id]["loglikelihoods"], abs=1e-4), p.id
 
 
 def test_accuracy_summary_macro_micro():

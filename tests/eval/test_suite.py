@@ -183,3 +183,35 @@ def test_ifeval_through_the_suite_matches_the_official_results(tmp_path, tiny_pa
     assert entry["model"]["n"] == 25 and entry["model"]["value"] == bench["metric"]["prompt_level_strict_acc"]
     assert entry["model"]["ci95"][0] <= entry["model"]["value"] <= entry["model"]["ci95"][1]
     assert "as in the IFEval paper" in entry["published"]
+
+
+def test_benchmark_fewshot_samples_the_training_split_as_lm_eval(tmp_path, tiny_pair):
+    """benchmark_shots=[0, 2]: the suite's 2-shot PubMedQA predictions are score_mcq's with lm-eval's
+    sampler over benchmark_train (the number-for-number check against lm-eval is in test_mcq.py)."""
+    from balancedbio.eval.datasets import load_pubmedqa
+    from balancedbio.eval.fewshot import random_shots
+    from balancedbio.eval.mcq import score_mcq
+
+    cfg = small_cfg(tasks="[expertise]", **{"mcq.shots": "[0]", "benchmark_shots": "[0, 2]",
+                                           "benchmarks.pubmedqa": FIX / "ori_pqal.json",
+                                           "benchmark_train.pubmedqa": FIX / "ori_pqal.json"})
+    out = tmp_path / "fs"
+    rep = run_suite(cfg, tiny_pair, out)
+    benches = rep["models"]["model"]["benchmarks"]
+    assert {"pubmedqa_0shot", "pubmedqa_2shot"} <= set(benches) and benches["pubmedqa_2shot"]["shots"] == 2
+    items = load_pubmedqa(FIX / "ori_pqal.json").items
+    want = score_mcq(*tiny_pair, items, k=2, item_shots=random_shots(items, len(items), 2), progress=False)
+    rows = [json.loads(x) for x in (out / "predictions.model.pubmedqa_2shot.jsonl").read_text().splitlines()]
+    assert [r["logprobs"] for r in rows] == [pytest.approx(p.logprobs, abs=1e-4) for p in want]
+
+
+def test_benchmark_fewshot_without_training_split_fails_before_work(tmp_path, tiny_pair):
+    with pytest.raises(DataError, match=r"^pubmedqa: few-shot needs its training split: set benchmark_train.pubmedqa"):
+        run_suite(small_cfg(**{"benchmark_shots": "[2]", "benchmarks.pubmedqa": FIX / "ori_pqal.json"}),
+                  tiny_pair, tmp_path / "n")
+    with pytest.raises(DataError, match=r"needs at least 5 training questions, the file has 3"):
+        run_suite(small_cfg(**{"benchmark_shots": "[5]", "benchmarks.pubmedqa": FIX / "ori_pqal.json",
+                               "benchmark_train.pubmedqa": FIX / "ori_pqal.json"}), tiny_pair, tmp_path / "s")
+    with pytest.raises(DataError, match=r"^benchmark_train.medqa: medqa is not in benchmarks"):
+        run_suite(small_cfg(**{"benchmark_train.medqa": FIX / "medqa.jsonl"}), tiny_pair, tmp_path / "m")
+    assert not any((tmp_path / d).exists() for d in ("n", "s", "m"))

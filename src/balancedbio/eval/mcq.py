@@ -200,12 +200,13 @@ def _shared_len(encoded: Sequence[list[int]]) -> int:
 
 def score_mcq(model: Any, tokenizer: Any, items: Sequence[MCQItem], *,
               shots: Mapping[str, Sequence[MCQItem]] | None = None, k: int = 0,
-              batch_tokens: int = 4096, max_batch: int = 32, share_prefix: bool = True,
+              item_shots: Sequence[Sequence[MCQItem]] | None = None, batch_tokens: int = 4096, max_batch: int = 32, share_prefix: bool = True,
               progress: bool = True) -> list[MCQPrediction]:
     """Predict every item by option log-likelihood; ``k`` shots per subject from ``shots``.
 
     Returns one :class:`MCQPrediction` per item, in the order of ``items``. A subject with fewer than
-    ``k`` shots available uses all it has (logged).
+    ``k`` shots available uses all it has (logged). ``item_shots`` (one list per item, e.g. from
+    :func:`balancedbio.eval.fewshot.random_shots`) gives each item its own shots instead.
     """
     import torch
     from tqdm.auto import tqdm
@@ -223,10 +224,11 @@ def score_mcq(model: Any, tokenizer: Any, items: Sequence[MCQItem], *,
     try:
         with torch.inference_mode():
             for subject, idx in by_subject.items():
-                subject_shots = list((shots or {}).get(subject, ()))[:k] if k else []
-                if k and len(subject_shots) < k:
+                subject_shots = list((shots or {}).get(subject, ()))[:k] if k and item_shots is None else []
+                if k and item_shots is None and len(subject_shots) < k:
                     log.warning("%s: only %d of %d shots available", subject, len(subject_shots), k)
-                encoded = [encode_item(tokenizer, items[i], subject_shots) for i in idx]
+                encoded = [encode_item(tokenizer, items[i], subject_shots if item_shots is None else item_shots[i])
+                           for i in idx]
                 fits = [len(ctx) + max(len(c) for c in conts.values()) <= max_len for ctx, conts in encoded]
                 shared = _shared_len([ctx for (ctx, _), ok in zip(encoded, fits) if ok]) if share_prefix else 0
                 cache = None

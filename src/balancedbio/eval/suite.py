@@ -69,6 +69,12 @@ class EvalSuiteConfig:
                                         "a file in the benchmark's own format, or 'hub' (lm-eval's hub id; "
                                         "needs allow_download); e.g. {pubmedqa: ori_pqal.json, medqa_cot: "
                                         "medqa.jsonl}. Run when their capability is in tasks.")
+    benchmark_shots: list[int] = option([0], "Few-shot settings of the log-likelihood benchmarks in 'benchmarks' "
+                                        "(0 = zero-shot); k > 0 draws k solved questions per question from "
+                                        "the training split (benchmark_train) as lm-eval's default sampler.")
+    benchmark_train: dict[str, str] = option({}, "Training split of a benchmark in 'benchmarks', name -> source "
+                                             "(a file in the same format as its test file, or 'hub'); needed "
+                                             "for benchmark_shots above 0.")
     limit: int = option(0, "Score only the first N items of each benchmark in 'benchmarks' (0 = all; quick runs).",
                         min=0)
     allow_download: bool = option(False, "Allow reading a benchmark from its hub id (offline by default).")
@@ -168,6 +174,9 @@ def _units(cfg: EvalSuiteConfig) -> list[dict[str, Any]]:
         units.append({"task": task, "source": src, "shots": list(cfg.mcq.shots),
                       "load": partial(task.load, subjects=cfg.mmlu_subjects),
                       "fewshot": partial(task.fewshot, subjects=cfg.mmlu_subjects) if task.fewshot else None})
+    for name in cfg.benchmark_train:
+        if name not in cfg.benchmarks:
+            raise DataError(f"benchmark_train.{name}: {name} is not in benchmarks")
     for name, path in cfg.benchmarks.items():
         task = registry.get(name)
         if name == "mmlu_medical":
@@ -175,8 +184,12 @@ def _units(cfg: EvalSuiteConfig) -> list[dict[str, Any]]:
         if task.capability not in cfg.tasks:
             log.info("benchmark %s: capability %s is not in tasks; skipped", name, task.capability)
             continue
-        src = Source(_bench_source(path), cfg.allow_download, cfg.limit, cfg.strict)
-        units.append({"task": task, "source": src, "shots": [0], "load": task.load,
+        shots = list(cfg.benchmark_shots) if task.kind == "loglikelihood" else [0]
+        if any(shots) and task.fewshot is None:
+            raise DataError(f"benchmark_shots: {name} has no few-shot setting; run it with benchmark_shots=[0]")
+        src = Source(_bench_source(path), cfg.allow_download, cfg.limit, cfg.strict,
+                     _bench_source(cfg.benchmark_train.get(name, "")))
+        units.append({"task": task, "source": src, "shots": shots, "load": task.load,
                       "fewshot": task.fewshot})
     return units
 
@@ -195,6 +208,11 @@ def _load_data(cfg: EvalSuiteConfig, synth_test: str | Path | None) -> dict[str,
         if not items:
             raise DataError(f"{src.path or task.name}: benchmark {task.name} has no items to evaluate")
         shots = unit["fewshot"](src) if unit["fewshot"] and any(unit["shots"]) else {}
+        if shots and task.fewshot_sampler == "random":
+            pool = sum(len(v) for v in shots.values())
+            if pool < max(unit["shots"]):
+                raise DataError(f"{src.train}: {max(unit['shots'])}-shot {task.name} needs at least "
+                                f"{max(unit['shots'])} training questions, the file has {pool}")
         unit.update(items=items, shot_items=shots)
         data["benchmarks"].append(unit)
         files = sorted({str(getattr(it, "source", "")).split(":")[0] for it in items} - {""})
@@ -207,6 +225,8 @@ def _load_data(cfg: EvalSuiteConfig, synth_test: str | Path | None) -> dict[str,
 
             version.update(dir=src.path or str(mmlu_medical_dir()), n_test=len(items),
                            subjects=sorted({it.subject for it in items}))
+        if shots and src.train:
+            version["train"] = src.train
         data["versions"][task.name] = version
     rows: list[dict[str, Any]] = []
     source = synth_test or cfg.synth_test
@@ -261,7 +281,13 @@ def _run_benchmark(cfg: EvalSuiteConfig, unit: dict[str, Any], k: int, model: An
     task, items = unit["task"], unit["items"]
     key = _unit_key(task, k)
     if task.kind == "loglikelihood":
-        preds = score_mcq(model, tok, items, shots=unit["shot_items"], k=k, batch_tokens=cfg.mcq.batch_tokens,
+        per_item = None
+        if k and task.fewshot_sampler == "random":
+            from balancedbio.eval.fewshot import random_shots
+
+            pool = [s for group in unit["shot_items"].values() for s in group]
+            per_item = random_shots(pool, len(items), k, what=f"{task.name} training split")
+        preds = score_mcq(model, tok, items, shots=unit["shot_items"], k=k, item_shots=per_item, batch_tokens=cfg.mcq.batch_tokens,
                           max_batch=cfg.mcq.max_batch, share_prefix=cfg.mcq.share_prefix, progress=cfg.progress)
         judged = [task.judge(it, p) for it, p in zip(items, preds)]
     else:

@@ -20,7 +20,7 @@ from balancedbio.eval.mcq import MCQPrediction, prediction_record
 from balancedbio.eval.mcq_prompts import build_context, prompt_format
 from balancedbio.eval.tasks.base import Source
 
-__all__ = ["Items", "mcq_loader", "mcq_prompt", "mcq_judge", "mcq_metric", "cot_prompt", "cot_judge", "cot_metric",
+__all__ = ["Items", "mcq_loader", "mcq_train_loader", "mcq_prompt", "mcq_judge", "mcq_metric", "cot_prompt", "cot_judge", "cot_metric",
            "HUB"]
 
 HUB = "hub"  # a source path of "hub" (or "hub:<id>") reads lm-eval's hub id; needs allow_download
@@ -63,6 +63,26 @@ def mcq_loader(kind: str, read_file: Callable[..., MCQSet], *, per_subject_limit
             ds = read_file(Path(path).expanduser(), strict=source.strict)
         return _limited(ds, source.limit, per_subject_limit)
     return load
+
+
+def mcq_train_loader(kind: str, read_file: Callable[..., MCQSet]) -> Callable[[Source], dict[str, list[MCQItem]]]:
+    """``fewshot(source)``: the training split ``source.train`` (a file in the benchmark's released format,
+    or ``hub[:id]`` with allow_download), the pool lm-eval samples shots from: ``{"": items}``."""
+    def fewshot(source: Source) -> dict[str, list[MCQItem]]:
+        path = source.train
+        if not path:
+            raise DataError(f"{kind}: few-shot needs its training split: set benchmark_train.{kind} to the "
+                            f"{kind} train file (same format as the test file), or 'hub' with --allow-download")
+        if path == HUB or path.startswith(HUB + ":"):
+            hub_id = path.split(":", 1)[1] if ":" in path else None
+            ds = load_hub(kind, allow_download=source.allow_download, hub_id=hub_id, split="train",
+                          strict=source.strict)
+        else:
+            ds = read_file(Path(path).expanduser(), strict=source.strict)
+        if not ds.items:
+            raise DataError(f"{path}: the {kind} training split has no usable questions")
+        return {"": list(ds.items)}
+    return fewshot
 
 
 def mcq_prompt(item: MCQItem) -> str:

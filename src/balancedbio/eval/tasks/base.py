@@ -39,13 +39,15 @@ class Source:
     ``path``: a local file or directory in the benchmark's own format (empty: the task's default, if it
     has one). ``allow_download``: a hub id may be fetched (off by default: evaluation is offline).
     ``limit``: the first N items only (0 = all). ``strict``: stop at the first malformed item instead of
-    skipping and counting it.
+    skipping and counting it. ``train``: the task's training split (a local file in the benchmark's
+    released format, or ``hub``), the pool of tasks whose few-shot examples are sampled from it.
     """
 
     path: str = ""
     allow_download: bool = False
     limit: int = 0
     strict: bool = False
+    train: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class Task:
     ours: bool = False  # True for our own synthetic splits (labelled as ours in reports)
     # loglikelihood tasks with few-shot settings: solved examples per subject, read from the same source
     fewshot: Callable[[Source], Mapping[str, Sequence[Any]]] | None = None
+    # how shots are chosen: "first_n" (the first k of the subject, MMLU) or "random" (lm-eval's default
+    # ContextSampler over the whole pool, advanced once per question: balancedbio.eval.fewshot)
+    fewshot_sampler: str = "first_n"
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -73,6 +78,8 @@ class Task:
             raise ValueError(f"task {self.name!r}: capability {self.capability!r} is not one of {CAPABILITIES}")
         if self.kind not in KINDS:
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        if self.fewshot_sampler not in ("first_n", "random"):
+            raise ValueError(f"task {self.name!r}: fewshot_sampler must be 'first_n' or 'random'")
         for fn in ("load", "prompt", "judge", "metric"):
             if not callable(getattr(self, fn)):
                 raise ValueError(f"task {self.name!r}: {fn} must be callable")
