@@ -77,14 +77,15 @@ def run(args: argparse.Namespace) -> int:
             plan.model(args.baseline, label="baseline", allow_download=args.allow_download)
         plan.data(args.synth_test, label="synth test", directory_ok=True)
         from balancedbio.eval import tasks as registry
-        from balancedbio.eval.datasets import HUB_IDS
+        from balancedbio.eval.datasets import HUB_IDS, hub_source
 
         for name, source in cfg.benchmarks.items():
             registry.get(name)  # an unknown name is one line listing the known ones
-            if source == "hub" or source.startswith("hub:"):
+            is_hub, hub_id = hub_source(source)
+            if is_hub:
                 kind = name.removesuffix("_cot")
                 if not cfg.allow_download:
-                    hub_id = source.partition(":")[2] or HUB_IDS.get(kind, ("hub",))[0]
+                    hub_id = hub_id or HUB_IDS.get(kind, ("hub",))[0]
                     raise DataError(f"{hub_id}: reading the hub dataset needs --allow-download (offline by default)")
             else:
                 plan.data(source, label=name)

@@ -45,6 +45,19 @@ __all__ = ["MCQItem", "MCQSet", "MMLU_MEDICAL_SUBJECTS", "HUB_IDS", "MCQ_FORMATS
 MMLU_MEDICAL_SUBJECTS = ("anatomy", "clinical_knowledge", "college_biology", "college_medicine",
                          "medical_genetics", "professional_medicine")
 
+HUB = "hub"  # a benchmark source of "hub" (or "hub:<id>") reads the hub dataset; needs allow_download
+
+
+def hub_source(path: str) -> tuple[bool, str | None]:
+    """Parse a benchmark source: ``hub`` -> (True, None) (the benchmark's default id), ``hub:<id>`` ->
+    (True, id), anything else (a local path) -> (False, None)."""
+    if path == HUB:
+        return True, None
+    if path.startswith(HUB + ":"):
+        return True, path[len(HUB) + 1:] or None
+    return False, None
+
+
 # benchmark -> (hub id, config name or None, test split): the datasets lm-eval 0.4 tasks read
 HUB_IDS: dict[str, tuple[str, str | None, str]] = {
     "mmlu": ("cais/mmlu", None, "test"),  # config = subject

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from balancedbio.errors import DataError
+from balancedbio.eval.datasets import hub_source as parse_hub_source
 from balancedbio.jsonl import iter_jsonl
 from balancedbio.scoring.instructions import instruction_results, validate_checks
 from balancedbio.verifiers import unavailable_verifiers
@@ -42,11 +43,15 @@ IFEVAL_HUB_ID = "google/IFEval"
 IFBENCH_HUB_ID = "allenai/IFBench_test"
 
 
+def user_prompt(item: IFSample) -> list[dict[str, str]]:
+    """The chat messages an IFEval-format prompt is asked with: one user turn, the prompt as written."""
+    return [{"role": "user", "content": item.prompt}]
+
+
 def hub_source(path: str, default_hub_id: str) -> str:
     """A task source as a path or hub id: ``hub`` means ``default_hub_id``, ``hub:<id>`` that id."""
-    if path == "hub":
-        return default_hub_id
-    return path[4:] if path.startswith("hub:") else path
+    is_hub, hub_id = parse_hub_source(path)
+    return (hub_id or default_hub_id) if is_hub else path
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

