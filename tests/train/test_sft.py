@@ -124,6 +124,23 @@ def test_interrupted_then_resumed_run_equals_uninterrupted(tiny_model_dir, chat_
     assert json.loads((resumed / "balancedbio_sft.json").read_text())["global_step"] == 4
 
 
+def test_resumed_run_logs_what_the_uninterrupted_run_logs(tiny_model_dir, chat_file, tmp_path):
+    # the logged loss is a mean over the steps since the last log: a resume must not cut that window short
+    common = ("train.max_steps=5", "train.batch_size=2", "train.save_steps=2", "train.logging_steps=3",
+              "train.save_total_limit=null", "seed=3")
+    train_sft(recipe(tiny_model_dir, chat_file, tmp_path / "full", *common))
+    out = tmp_path / "killed"
+    train_sft(recipe(tiny_model_dir, chat_file, out, *common, "train.stop_after_steps=2"))
+    train_sft(recipe(tiny_model_dir, chat_file, out, *common), resume=True)
+
+    def logged(run):
+        rows = [json.loads(line) for line in (run / "sft_log.jsonl").read_text().splitlines()]
+        return [(r["step"], r["loss"]) for r in rows if "loss" in r]
+
+    assert logged(out) == logged(tmp_path / "full")
+    assert [step for step, _ in logged(out)] == [2, 3, 4, 5]
+
+
 def test_nonfinite_loss_is_skipped_then_stops(tiny_model_dir, chat_file, tmp_path, monkeypatch):
     import balancedbio.train.sft_trainer as st
 

@@ -118,6 +118,7 @@ def build_trainer(cfg: SFTRecipeConfig, *, model: Any = None, tokenizer: Any = N
     from balancedbio.train.recipe import train_model_config
     from balancedbio.train.sft_callbacks import (
         FiniteWeightsCallback,
+        LogAtSaveCallback,
         SampleDiagnosticsCallback,
         SampleStatsBuffer,
         StopAtStepCallback,
@@ -139,6 +140,7 @@ def build_trainer(cfg: SFTRecipeConfig, *, model: Any = None, tokenizer: Any = N
            SampleDiagnosticsCallback(buffer, cfg.output_dir, tensorboard="tensorboard" in cfg.train.report_to)]
     if cfg.train.stop_after_steps:
         cbs.append(StopAtStepCallback(cfg.train.stop_after_steps))
+    cbs.append(LogAtSaveCallback())  # after StopAtStepCallback, which may ask for a save
     peft_config = lora_config(cfg.model.lora) if cfg.model.use_lora else None
     trainer = BalancedSFTTrainer(
         model=model, args=sft_args(cfg, extra=args_extra), train_dataset=train_dataset,
