@@ -36,7 +36,7 @@ grpo:
   rewards: {{model_reward: none}}
   report_to: []
 """)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--master_port", "29631", "-m", "balancedbio", "run", str(recipe)],
                           capture_output=True, text=True, env=env, timeout=420)

@@ -22,6 +22,7 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM
 
+from balancedbio.process_group import close_process_group
 from balancedbio.train import capability_grads as cg
 from balancedbio.train.grpo_loss import LossSettings, aggregate_loss, policy_token_loss
 
@@ -104,13 +105,14 @@ def main(model_dir: str, out: str, engine: str, lora: str, methods: list[str]) -
     sizes = [0] * world
     if world > 1:
         dist.all_gather_object(sizes, grads.buffer.numel())
-        dist.destroy_process_group()
     else:
         sizes = [grads.buffer.numel()]
     if rank == 0:
         save_file({k: v.contiguous() for k, v in results.items()}, out,
                   metadata={"buffer_numel_per_rank": json.dumps(sizes),
                             "trainable_numel": str(sum(p.numel() for p in params)), "sharded": str(grads.sharded)})
+    del wrapped, model, params, grads
+    close_process_group()   # as the CLI does: the DDP/FSDP state goes before the group, not at interpreter exit
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import save_file
 
 from balancedbio.config import load_config
+from balancedbio.process_group import close_process_group
 from balancedbio.train.grpo import GRPORecipeConfig, build_trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -73,12 +74,12 @@ def main(model_dir: str, out: str) -> None:
             g = prm.grad.full_tensor() if hasattr(prm.grad, "full_tensor") else prm.grad
             results[f"{method}/{nm}"] = g.detach().clone()
     sharded = type(next(model.parameters())).__name__
-    if world > 1:
-        torch.distributed.destroy_process_group()
     if rank == 0:
         save_file({k: v.contiguous() for k, v in results.items()}, out,
                   metadata={"param_type": sharded, "buffer_bytes": str(trainer.buffer_bytes),
                             "numel": str(sum(v.numel() for k, v in results.items() if k.startswith("none/")))})
+    del trainer, model
+    close_process_group()   # as the CLI does: the FSDP state goes before the group, not at interpreter exit
 
 
 if __name__ == "__main__":

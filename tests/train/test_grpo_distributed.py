@@ -23,7 +23,7 @@ METHODS = ("none", "pcgrad", "cagrad")
 
 def _run(cmd, tmp_path, timeout=240):
     # own session, so a hung run is killed with all its workers, not only the launcher
-    env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", PYTHONFAULTHANDLER="1")  # a crash shows where
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -89,6 +89,7 @@ TRAINER_WORKER = '''
 import json, os, sys
 import torch
 from balancedbio.config import load_config
+from balancedbio.process_group import close_process_group
 from balancedbio.train.grpo import GRPORecipeConfig, build_trainer
 sys.path.insert(0, sys.argv[3])
 from grpo_rows import contract_rows
@@ -122,6 +123,8 @@ with open(os.path.join(out, f"rank{os.environ['RANK']}.json"), "w") as fh:
     json.dump({"engine": trainer.engine, "buffer_bytes": trainer.buffer_bytes, "numel": numel, "changed": changed,
                "digest": digest, "k": len(trainer.cosine_history[-1]["capabilities"]),
                "dtensor": type(params[0]).__name__}, fh)
+del trainer, params
+close_process_group()
 '''
 
 

@@ -16,6 +16,7 @@ WORKER = textwrap.dedent('''
     import torch
     from transformers import TrainerCallback
     from balancedbio.config import load_config
+    from balancedbio.process_group import close_process_group
     from balancedbio.train.sft import SFTRecipeConfig, train_sft
 
     model_dir, data, out = sys.argv[1:4]
@@ -36,6 +37,7 @@ WORKER = textwrap.dedent('''
         "train.report_to=[none]", "train.gradient_checkpointing=false", "train.logging_steps=1"])
     os.makedirs(out, exist_ok=True)
     print(train_sft(cfg, callbacks=[Digest()]))
+    close_process_group()
 ''')
 
 
@@ -56,7 +58,8 @@ def test_two_ranks_end_with_identical_weights(tiny_model_dir, tmp_path):
     worker = tmp_path / "worker.py"
     worker.write_text(WORKER)
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+           "PYTHONFAULTHANDLER": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(free_port()), str(worker), str(tiny_model_dir), str(data), str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

@@ -52,7 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         from balancedbio.progress import heartbeat
 
         with heartbeat(args.verb):
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+        if code == 0:
+            from balancedbio.process_group import close_process_group
+
+            close_process_group()   # under torchrun: every rank done, the group closed before the interpreter exits
+        return code
     except BalancedBioError as exc:
         print(f"balancedbio {args.verb}: error: {exc}", file=sys.stderr)
         return exc.exit_code
