@@ -183,8 +183,7 @@ def test_resume_restores_weighting_state_and_counters(tmp_path, tiny_model_dir):
     """Stopping after step 2 and resuming ends with the same online weighting state as running through.
 
     The rewards depend on the prompt only, so the moments depend on which rows each step saw (the data
-    order, which resume keeps) and not on the sampled completions (whose random stream a resume does not
-    reproduce bit for bit).
+    order, which resume keeps across epochs) and not on the sampled completions.
     """
     import shutil
 
@@ -218,3 +217,34 @@ def test_resume_restores_weighting_state_and_counters(tmp_path, tiny_model_dir):
         assert got["weighter"]["moments"][cap] == pytest.approx(moments, rel=1e-5, abs=1e-7), cap
     assert (got["total_groups"], got["skipped_groups"]) == (ref["total_groups"], ref["skipped_groups"])
     assert [h["step"] for h in got["cosine_history"]] == [h["step"] for h in ref["cosine_history"]]
+
+
+def test_resumed_run_equals_uninterrupted(tmp_path, tiny_model_dir):
+    """Sampled completions, several epochs (4 prompts, 4 steps), logging every 3 steps, a checkpoint every 2:
+    the run resumed from checkpoint-2 ends with the uninterrupted run's weights, bit for bit, and logs the
+    same entries. Before the sampler was seeded per epoch, the resumed run replayed epoch 0's prompt order
+    at epoch 2 and ended elsewhere; before the log window closed at each save, it logged other windows."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    funcs = dict(reward_funcs=[_length_reward], rule_weights=[1.0], model_weights=[0.0])
+    extra = ("save_steps=2", "steps=4", "logging_steps=3", "surgery=pcgrad", "seed=3")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    train_grpo(_cfg(tmp_path / "a", tiny_model_dir, *extra), **funcs)
+    shutil.copytree(tmp_path / "a" / "out" / "checkpoint-2", tmp_path / "b" / "out" / "checkpoint-2")
+    train_grpo(_cfg(tmp_path / "b", tiny_model_dir, *extra), resume=True, **funcs)
+
+    a = load_file(str(tmp_path / "a" / "out" / "final" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "out" / "final" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    def logged(run):
+        state = json.loads((tmp_path / run / "out" / "checkpoint-4" / "trainer_state.json").read_text())
+        return [{k: v for k, v in h.items() if "runtime" not in k and "per_second" not in k and "time" not in k}
+                for h in state["log_history"]]
+
+    assert [h["step"] for h in logged("a")] == [2, 3, 4]    # a window ends at every save, and every 3 steps
+    assert logged("b") == logged("a")

@@ -87,3 +87,29 @@ def test_trl_pin_matches_the_checked_range():
     for outside in ("1.15.2", "1.17.0", "2.0.0"):
         with pytest.raises(EngineError, match=rf"trl {re.escape(outside)} is outside the tested range"):
             check_trl(outside)
+
+
+def test_the_prompt_sampler_is_seeded_per_epoch(tmp_path, tiny_model_dir):
+    """EpochSeedCallback re-seeds TRL's RepeatSampler through its ``generator`` and ``seed`` attributes; a TRL
+    whose sampler drops them would silently lose the resumed run's data order, so the real dataloader of a
+    built trainer must hold a sampler the callback finds, and the callback must be registered."""
+    import json
+
+    from grpo_rows import contract_rows
+
+    from balancedbio.config import load_config
+    from balancedbio.train.grpo import GRPORecipeConfig, build_trainer
+    from balancedbio.train.resume_callbacks import EpochSeedCallback, seeded_samplers
+
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in contract_rows()))
+    for aware in ("true", "false"):
+        cfg = load_config(GRPORecipeConfig, None, [
+            f"model.name_or_path={tiny_model_dir}", f"data={data}", f"output_dir={tmp_path / 'out'}", "steps=1",
+            "prompts_per_step=4", "num_generations=2", "max_new_tokens=4", "rewards.model_reward=none",
+            "report_to=[none]", f"capability_aware={aware}"])
+        trainer = build_trainer(cfg, reward_funcs=[lambda prompts, completions, **kw: [0.0] * len(completions)],
+                                rule_weights=[1.0], model_weights=[0.0])
+        assert any(isinstance(cb, EpochSeedCallback) for cb in trainer.callback_handler.callbacks)
+        samplers = seeded_samplers(trainer.get_train_dataloader())
+        assert len(samplers) == 1 and samplers[0].seed == trainer.args.seed

@@ -272,7 +272,11 @@ def build_trainer(cfg: GRPORecipeConfig, *, model: Any = None, tokenizer: Any = 
         for name, param in model.named_parameters():
             param.requires_grad_("lora_" in name)
         peft_config = None
-    common = dict(model=model, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config)
+    from balancedbio.train.resume_callbacks import EpochSeedCallback, LogAtSaveCallback
+
+    # a run resumed from checkpoint-N draws the prompt orders and logs the windows of an uninterrupted run
+    common = dict(model=model, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
+                  callbacks=[EpochSeedCallback(), LogAtSaveCallback()])
     if not cfg.capability_aware:
         weights = [rw + cfg.rewards.plain_model_weight * mw for rw, mw in zip(rule_weights, model_weights)]
         args = grpo_args(cfg, world_size=world, extra={"reward_weights": weights, **(args_extra or {})})

@@ -116,9 +116,9 @@ def build_trainer(cfg: SFTRecipeConfig, *, model: Any = None, tokenizer: Any = N
     from balancedbio.models import load_model, lora_config
     from balancedbio.train.data import build_sft_dataset, check_rows
     from balancedbio.train.recipe import train_model_config
+    from balancedbio.train.resume_callbacks import LogAtSaveCallback
     from balancedbio.train.sft_callbacks import (
         FiniteWeightsCallback,
-        LogAtSaveCallback,
         SampleDiagnosticsCallback,
         SampleStatsBuffer,
         StopAtStepCallback,

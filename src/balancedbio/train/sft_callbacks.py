@@ -114,19 +114,6 @@ class FiniteWeightsCallback(TrainerCallback):
                                    "saving (lower train.lr or check the data); the last good checkpoint is kept")
 
 
-class LogAtSaveCallback(TrainerCallback):
-    """Log at every checkpoint, so that a resumed run logs what an uninterrupted one logs.
-
-    The Trainer logs the loss (and TRL its metrics) averaged over the steps since the last log; a run
-    resumed from ``checkpoint-N`` restarts that window at N. Ending a window at every save makes the
-    windows of both runs the same. Added after the callbacks that may ask for a save.
-    """
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        if control.should_save:
-            control.should_log = True
-
-
 class StopAtStepCallback(TrainerCallback):
     """Stop training after ``step`` optimizer steps, as if the run had been killed there (for tests and
     for splitting a run into shorter jobs); the checkpoint for that step is still written."""
