@@ -203,14 +203,25 @@ def test_training_step_with_surgery_none_equals_trl_training_step(trainer, monke
         model.zero_grad(set_to_none=True)
         return out
 
-    logged = ("kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean")
     metrics = trainer._metrics["train"]
-    ref = grads_after(lambda m, b, n: GRPOTrainer.training_step(trainer, m, b, n), dict(inputs))
-    ref_logs = [metrics[k][-1] for k in logged]
+
+    def appended(step, batch):
+        """The gradients of one step, and every metric the step appended (name -> value)."""
+        before = {k: len(v) for k, v in metrics.items()}
+        grads = grads_after(step, batch)
+        return grads, {k: v[-1] for k, v in metrics.items() if len(v) > before.get(k, 0)}
+
+    ref, ref_logs = appended(lambda m, b, n: GRPOTrainer.training_step(trainer, m, b, n), dict(inputs))
     monkeypatch.setattr(trainer.cap, "surgery", "none")
-    ours = grads_after(trainer.training_step, {**inputs, "capability_ids": CAPS})
-    assert [metrics[k][-1] for k in logged] == pytest.approx(ref_logs, rel=1e-5, abs=1e-8)   # TRL's logs too
-    assert ref_logs[0] > 0 and ref_logs[3] > 0
+    ours, our_logs = appended(trainer.training_step, {**inputs, "capability_ids": CAPS})
+    trl_logs = {"kl", "entropy", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean",
+                "clip_ratio/low_min", "clip_ratio/high_max", "step_time"}
+    assert set(ref_logs) == trl_logs                                      # what TRL 1.16 logs in this step
+    assert trl_logs <= set(our_logs) and our_logs["step_time"] > 0
+    del ref_logs["step_time"]
+    assert {k: our_logs[k] for k in ref_logs} == pytest.approx(ref_logs, rel=1e-5, abs=1e-8)   # TRL's logs too
+    assert ref_logs["kl"] > 0 and ref_logs["clip_ratio/region_mean"] > 0 and ref_logs["entropy"] > 0
+    assert ref_logs["clip_ratio/high_max"] > ref_logs["clip_ratio/low_min"]
     scale = max(g.abs().max() for g in ref)
     for a, b in zip(ours, ref):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * scale)
@@ -218,3 +229,40 @@ def test_training_step_with_surgery_none_equals_trl_training_step(trainer, monke
     projected = grads_after(trainer.training_step, {**inputs, "capability_ids": CAPS})
     assert trainer.cosine_history and min(min(r) for r in trainer.cosine_history[-1]["cosine"]) < 0
     assert any(not torch.allclose(a, b, rtol=1e-4, atol=1e-6 * scale) for a, b in zip(projected, ref))
+
+
+@pytest.mark.parametrize("variant", [
+    {"loss_type": "cispo", "epsilon_high": 1.05},
+    {"loss_type": "grpo", "importance_sampling_level": "sequence"},
+    {"loss_type": "bnpo", "entropy_coef": 0.01, "_entropy_bonus_enabled": True},
+], ids=["cispo", "grpo-sequence", "bnpo-entropy-bonus"])
+def test_training_step_logs_what_trl_logs(trainer, monkeypatch, variant):
+    """Every metric TRL's training_step appends for these loss settings, ours appends with the same value
+    (step_time: present, not compared)."""
+    from trl import GRPOTrainer
+
+    settings = {"beta": 0.0, "use_vllm": False, "top_entropy_quantile": 1.0, "entropy_coef": 0.0,
+                "_entropy_bonus_enabled": False, "off_policy_mask_threshold": None,
+                "importance_sampling_level": "token", "current_gradient_accumulation_steps": 1, **variant}
+    for attr, value in settings.items():
+        monkeypatch.setattr(trainer, attr, value, raising=False)
+    monkeypatch.setattr(trainer, "_prepare_inputs", lambda batch: batch)
+    monkeypatch.setattr(trainer.cap, "surgery", "none")
+    metrics = trainer._metrics["train"]
+    inputs = _inputs(trainer)
+
+    def appended(step, batch):
+        before = {k: len(v) for k, v in metrics.items()}
+        trainer.model.zero_grad(set_to_none=True)
+        step(trainer.model, batch, None)
+        trainer.model.zero_grad(set_to_none=True)
+        return {k: v[-1] for k, v in metrics.items() if len(v) > before.get(k, 0)}
+
+    ref = appended(lambda m, b, n: GRPOTrainer.training_step(trainer, m, b, n), dict(inputs))
+    ours = appended(trainer.training_step, {**inputs, "capability_ids": CAPS})
+    assert "step_time" in ref and "step_time" in ours
+    ref.pop("step_time")
+    assert set(ref) <= set(ours), set(ref) - set(ours)
+    assert {k: ours[k] for k in ref} == pytest.approx(ref, rel=1e-5, abs=1e-8, nan_ok=True)
+    expected = {"cispo": "cispo_clip_ratio", "grpo": "clip_ratio/high_max", "bnpo": "entropy_coef"}
+    assert expected[variant["loss_type"]] in ref

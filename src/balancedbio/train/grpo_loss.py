@@ -84,7 +84,8 @@ def policy_token_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: 
     logps, old_logps, ref_logps, sampling_logps, mask, entropy_mask: [B, T]; advantages: [B] or [B, T];
     is_ratio: the vLLM importance-sampling ratio, [B, T] or [B, 1] (None: no correction). ``stats``, when a
     dict, receives the detached ratio rho (``ratio``), the KL term (``kl``, when beta != 0) and the clipped
-    tokens (``low_clipped``, ``high_clipped``, for the clipped loss types), for logging.
+    tokens (``low_clipped``, ``high_clipped`` for the clipped loss types, ``cispo_clipped`` for cispo), for
+    logging.
     """
     s = settings
     adv = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
@@ -118,6 +119,8 @@ def policy_token_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: 
         if s.loss_type in _CLIPPED:
             stats["low_clipped"] = ((ratio < 1 - s.eps_low) & (adv < 0)).detach()
             stats["high_clipped"] = ((ratio > 1 + s.eps_high) & (adv > 0)).detach()
+        elif s.loss_type == "cispo":
+            stats["cispo_clipped"] = ((ratio > s.eps_high) & (adv > 0)).detach()
     if keep is not None:
         loss = loss * keep
     if entropy_mask is not None:
@@ -176,10 +179,12 @@ def clipped_token_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages:
     return policy_token_loss(logps, old_logps, advantages, mask, settings, ref_logps=ref_logps)
 
 
-def loss_stat_sums(stats: dict, mask: torch.Tensor, *, with_kl: bool) -> torch.Tensor:
-    """[kl, low-clipped, high-clipped, region-clipped, valid tokens, rows] summed over some rows, from the
-    ``stats`` of :func:`policy_token_loss`: summed over ranks and rows, then divided as TRL's logs divide (token
-    means; per-sequence clip flags of a sequence-level ratio are counted per row, as TRL counts them)."""
+def loss_stat_sums(stats: dict, mask: torch.Tensor, *, with_kl: bool,
+                   entropies: torch.Tensor | None = None) -> torch.Tensor:
+    """[kl, low-clipped, high-clipped, region-clipped, valid tokens, rows, entropy, cispo-clipped] summed over
+    some rows, from the ``stats`` of :func:`policy_token_loss` and the token ``entropies``: summed over ranks
+    and rows, then divided as TRL's logs divide (token means; per-sequence clip flags of a sequence-level ratio
+    are counted per row, as TRL counts them)."""
     m = mask.float()
 
     def msum(x: torch.Tensor | None) -> torch.Tensor:
@@ -189,5 +194,23 @@ def loss_stat_sums(stats: dict, mask: torch.Tensor, *, with_kl: bool) -> torch.T
 
     low, high = stats.get("low_clipped"), stats.get("high_clipped")
     region = (low | high) if low is not None else None
+    ent = None if entropies is None else entropies.detach()
     return torch.stack([msum(stats.get("kl") if with_kl else None), msum(low), msum(high), msum(region), m.sum(),
-                        torch.tensor(float(m.shape[0]), device=m.device)])
+                        torch.tensor(float(m.shape[0]), device=m.device), msum(ent),
+                        msum(stats.get("cispo_clipped"))])
+
+
+def seq_clip_means(stats: dict, mask: torch.Tensor) -> torch.Tensor | None:
+    """[B, 2]: each sequence's share of low- and high-clipped tokens (NaN for a sequence without valid tokens),
+    as TRL reduces them to ``clip_ratio/low_min`` and ``clip_ratio/high_max``; None for unclipped loss types."""
+    low, high = stats.get("low_clipped"), stats.get("high_clipped")
+    if low is None:
+        return None
+    m = mask.float()
+
+    def per_seq(x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:            # sequence-level ratio: one flag per sequence
+            return x.float().squeeze(1)
+        return (x.float() * m).sum(-1) / m.sum(-1)
+
+    return torch.stack([per_seq(low), per_seq(high)], dim=1)

@@ -50,6 +50,7 @@ from balancedbio.train.grpo_loss import (
     aggregate_loss,
     entropy_bonus,
     loss_stat_sums,
+    seq_clip_means,
     policy_token_loss,
 )
 from balancedbio.train.weighting import CAPABILITIES, HybridWeighter, WeightingConfig, group_advantages
@@ -260,7 +261,7 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         settings = self._loss_settings()
         bonus = settings.entropy_coef != 0.0
         logps, entropies, _ = self._get_per_token_logps_and_entropies(model, input_ids, attention_mask,
-                                                                      completion_ids.size(1), compute_entropy=bonus)
+                                                                      completion_ids.size(1), compute_entropy=True)
         old = pick.get("old_per_token_logps")
         old = logps.detach() if old is None else old
         is_ratio = pick.get("importance_sampling_ratio") if (self.use_vllm and
@@ -271,14 +272,17 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
                                 ref_logps=pick.get("ref_per_token_logps"),
                                 sampling_logps=pick.get("sampling_per_token_logps"), is_ratio=is_ratio,
                                 entropy_mask=ent_rows, stats=stats)
-        if log_stats is not None:
-            log_stats.append(loss_stat_sums(stats, mask, with_kl=settings.beta != 0.0))
         ga = self.current_gradient_accumulation_steps
         num_tokens = (inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
                       * ga / self.args.steps_per_generation)
         loss = aggregate_loss(tok, mask, settings, num_rows=num_rows, num_mask_tokens=full_mask.sum(),
                               max_completion_length=self.max_completion_length, num_tokens=num_tokens,
                               accumulation=ga)
+        if log_stats is not None:
+            # TRL's policy_loss log is the micro-batch's policy term before the accumulation divisor
+            policy = loss.detach() * (1 if settings.loss_type in ("dapo", "cispo") else ga)
+            log_stats.append((loss_stat_sums(stats, mask, with_kl=settings.beta != 0.0, entropies=entropies),
+                              seq_clip_means(stats, mask), policy))
         if bonus:
             eff = full_mask if entropy_mask is None else full_mask * entropy_mask
             loss = loss - settings.entropy_coef * entropy_bonus(entropies, eff[rows], num_mask_tokens=eff.sum(),
@@ -313,7 +317,7 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         caps = [i for i in range(k_all) if bool(present[i])]
         entropy_mask = self._entropy_mask(model, inputs)
 
-        sums: list[torch.Tensor] = []
+        sums: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] = []
 
         def loss_for(k: int) -> torch.Tensor:
             rows = (cap_ids == caps[k]).nonzero(as_tuple=True)[0]
@@ -338,21 +342,42 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
         self._record_cosines(step, caps, gram, coeffs)
         self._log_loss_stats(sums, params[0].device if params else cap_ids.device)
         self._step += 1
+        self._current_train_step_time += time.perf_counter() - t0       # TRL's step_time log, as TRL keeps it
+        if self._step % self.current_gradient_accumulation_steps == 0:
+            self._metrics["train"]["step_time"].append(self._current_train_step_time)
+            self._current_train_step_time = 0.0
         return grads.loss
 
-    def _log_loss_stats(self, sums: list[torch.Tensor], device: torch.device) -> None:
-        """TRL's loss logs (``kl``, ``clip_ratio/low_mean``, ``high_mean``, ``region_mean``): global masked means."""
-        total = torch.stack(sums).sum(0) if sums else torch.zeros(6)
+    def _log_loss_stats(self, sums: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]],
+                        device: torch.device) -> None:
+        """The loss logs TRL's ``_compute_loss`` writes, from the per-capability passes: ``kl``, ``entropy``,
+        ``clip_ratio/{low,high,region}_mean`` (global masked means), ``clip_ratio/low_min`` and ``high_max``
+        (over every rank's sequences), ``cispo_clip_ratio``, and with an entropy bonus ``policy_loss`` (mean
+        over ranks) and ``entropy_coef``."""
+        total = torch.stack([t for t, _, _ in sums]).sum(0) if sums else torch.zeros(8)
         total = self.accelerator.reduce(total.to(device), reduction="sum")       # same call on every rank
         tokens = float(total[4].clamp(min=1.0))
         per = tokens if self.importance_sampling_level == "token" else float(total[5].clamp(min=1.0))
         m = self._metrics["train"]
         if self.beta != 0.0:
             m["kl"].append(float(total[0]) / tokens)
+        m["entropy"].append(float(total[6]) / tokens)
         if self.loss_type in ("grpo", "bnpo", "dr_grpo", "dapo", "luspo"):
             m["clip_ratio/low_mean"].append(float(total[1]) / per)
             m["clip_ratio/high_mean"].append(float(total[2]) / per)
             m["clip_ratio/region_mean"].append(float(total[3]) / per)
+            seq = [q for _, q, _ in sums if q is not None]
+            local = torch.cat(seq).to(device) if seq else torch.full((0, 2), float("nan"), device=device)
+            every = self.accelerator.gather(local)
+            m["clip_ratio/low_min"].append(_nan_reduce(every[:, 0], torch.min))
+            m["clip_ratio/high_max"].append(_nan_reduce(every[:, 1], torch.max))
+        elif self.loss_type == "cispo":
+            m["cispo_clip_ratio"].append(float(total[7]) / per)
+        if self.entropy_coef != 0.0:
+            policy = sum((p for _, _, p in sums), torch.zeros((), device=device)).to(device)
+            m["policy_loss"].append(float(self.accelerator.reduce(policy, reduction="mean")))
+            if self.accelerator.sync_gradients:
+                m["entropy_coef"].append(self.entropy_coef)
 
     def _record_cosines(self, step: int, caps: list[int], gram: torch.Tensor, coeffs: torch.Tensor) -> None:
         names = [self.capabilities[i] for i in caps]
@@ -401,6 +426,13 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
             self._read_capability_state(Path(ckpt))
         return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial,
                              ignore_keys_for_eval=ignore_keys_for_eval, **kwargs)
+
+
+def _nan_reduce(x: torch.Tensor, op) -> float:
+    """``op`` (torch.min / torch.max) over the non-NaN values of ``x``; NaN when there are none (TRL's nanmin /
+    nanmax)."""
+    kept = x[~torch.isnan(x)]
+    return float(op(kept)) if kept.numel() else float("nan")
 
 
 class _CapabilityStateCallback(TrainerCallback):
