@@ -111,7 +111,7 @@ def main(model_dir: str, out: str, engine: str, lora: str, methods: list[str]) -
         save_file({k: v.contiguous() for k, v in results.items()}, out,
                   metadata={"buffer_numel_per_rank": json.dumps(sizes),
                             "trainable_numel": str(sum(p.numel() for p in params)), "sharded": str(grads.sharded)})
-    del wrapped, model, params, grads
+    wrapped = model = params = grads = None  # the DDP/FSDP state: freed by close_process_group's collection
     close_process_group()   # as the CLI does: the DDP/FSDP state goes before the group, not at interpreter exit
 
 

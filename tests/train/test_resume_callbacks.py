@@ -8,7 +8,12 @@ import torch
 from accelerate.data_loader import prepare_data_loader
 from trl.trainer.grpo_trainer import RepeatSampler
 
-from balancedbio.train.resume_callbacks import EpochSeedCallback, LogAtSaveCallback, epoch_seed, seeded_samplers
+from balancedbio.train.resume_callbacks import (
+    EpochSeedCallback,
+    LogAtSaveCallback,
+    epoch_seed,
+    seeded_samplers,
+)
 
 
 def _loader(seed: int = 5):

@@ -49,10 +49,9 @@ from balancedbio.train.grpo_loss import (
     LossSettings,
     aggregate_loss,
     entropy_bonus,
-    loss_stat_sums,
-    seq_clip_means,
     policy_token_loss,
 )
+from balancedbio.train.grpo_metrics import CLIPPED, loss_metrics, loss_stat_sums, seq_clip_means
 from balancedbio.train.weighting import CAPABILITIES, HybridWeighter, WeightingConfig, group_advantages
 
 
@@ -350,34 +349,22 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
 
     def _log_loss_stats(self, sums: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]],
                         device: torch.device) -> None:
-        """The loss logs TRL's ``_compute_loss`` writes, from the per-capability passes: ``kl``, ``entropy``,
-        ``clip_ratio/{low,high,region}_mean`` (global masked means), ``clip_ratio/low_min`` and ``high_max``
-        (over every rank's sequences), ``cispo_clip_ratio``, and with an entropy bonus ``policy_loss`` (mean
-        over ranks) and ``entropy_coef``."""
+        """TRL's loss logs (:func:`~balancedbio.train.grpo_metrics.loss_metrics`) from the per-capability passes;
+        the same collectives on every rank."""
+        settings = self._loss_settings()
         total = torch.stack([t for t, _, _ in sums]).sum(0) if sums else torch.zeros(8)
-        total = self.accelerator.reduce(total.to(device), reduction="sum")       # same call on every rank
-        tokens = float(total[4].clamp(min=1.0))
-        per = tokens if self.importance_sampling_level == "token" else float(total[5].clamp(min=1.0))
-        m = self._metrics["train"]
-        if self.beta != 0.0:
-            m["kl"].append(float(total[0]) / tokens)
-        m["entropy"].append(float(total[6]) / tokens)
-        if self.loss_type in ("grpo", "bnpo", "dr_grpo", "dapo", "luspo"):
-            m["clip_ratio/low_mean"].append(float(total[1]) / per)
-            m["clip_ratio/high_mean"].append(float(total[2]) / per)
-            m["clip_ratio/region_mean"].append(float(total[3]) / per)
+        total = self.accelerator.reduce(total.to(device), reduction="sum")
+        every = policy = None
+        if settings.loss_type in CLIPPED:
             seq = [q for _, q, _ in sums if q is not None]
-            local = torch.cat(seq).to(device) if seq else torch.full((0, 2), float("nan"), device=device)
-            every = self.accelerator.gather(local)
-            m["clip_ratio/low_min"].append(_nan_reduce(every[:, 0], torch.min))
-            m["clip_ratio/high_max"].append(_nan_reduce(every[:, 1], torch.max))
-        elif self.loss_type == "cispo":
-            m["cispo_clip_ratio"].append(float(total[7]) / per)
-        if self.entropy_coef != 0.0:
-            policy = sum((p for _, _, p in sums), torch.zeros((), device=device)).to(device)
-            m["policy_loss"].append(float(self.accelerator.reduce(policy, reduction="mean")))
-            if self.accelerator.sync_gradients:
-                m["entropy_coef"].append(self.entropy_coef)
+            every = self.accelerator.gather(torch.cat(seq).to(device) if seq else
+                                            torch.full((0, 2), float("nan"), device=device))
+        if settings.entropy_coef != 0.0:
+            local = sum((p for _, _, p in sums), torch.zeros((), device=device)).to(device)
+            policy = float(self.accelerator.reduce(local, reduction="mean"))
+        m = self._metrics["train"]
+        for k, v in loss_metrics(total, every, policy, settings, sync_gradients=self.accelerator.sync_gradients).items():
+            m[k].append(v)
 
     def _record_cosines(self, step: int, caps: list[int], gram: torch.Tensor, coeffs: torch.Tensor) -> None:
         names = [self.capabilities[i] for i in caps]
@@ -426,13 +413,6 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
             self._read_capability_state(Path(ckpt))
         return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial,
                              ignore_keys_for_eval=ignore_keys_for_eval, **kwargs)
-
-
-def _nan_reduce(x: torch.Tensor, op) -> float:
-    """``op`` (torch.min / torch.max) over the non-NaN values of ``x``; NaN when there are none (TRL's nanmin /
-    nanmax)."""
-    kept = x[~torch.isnan(x)]
-    return float(op(kept)) if kept.numel() else float("nan")
 
 
 class _CapabilityStateCallback(TrainerCallback):
