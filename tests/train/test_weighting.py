@@ -10,10 +10,12 @@ from balancedbio.config import from_dict
 from balancedbio.train.weighting import (
     HybridWeighter,
     WeightingConfig,
+    clipped_alpha,
     group_advantages,
     group_normalize,
     min_variance_alpha,
     noise_variances,
+    rule_noise_share,
     two_level_noise,
 )
 
@@ -166,3 +168,42 @@ def test_rule_only_capability_keeps_its_weight_without_blocking_the_others():
     assert metrics["w/instruction"] == 1.0                       # configured weight, no estimate possible
     assert metrics["w/expertise"] > 1.0 > metrics["w/reasoning"]  # the cleaner capability moves the policy more
     assert weight[:32].eq(metrics["w/expertise"]).all() and weight[64:].eq(1.0).all()
+
+
+def test_clip_bounds_each_scores_share_of_the_noise():
+    """Inside the range the clip leaves alpha* alone (where the rule's noise share equals alpha*); outside it
+    keeps the share at the bound, where clipping alpha itself let a much noisier score carry the noise."""
+    for s_r, s_m in [(1.0, 3.0), (0.2, 0.05), (0.25, 0.25)]:
+        a = min_variance_alpha(s_r, s_m)
+        assert rule_noise_share(a, s_r, s_m) == pytest.approx(a)
+        assert clipped_alpha(s_r, s_m, 0.05, 0.95) == pytest.approx(a)
+    s_r, s_m = 0.2, 0.2 * 19                                    # alpha* = 0.95 exactly: continuous at the bound
+    assert clipped_alpha(s_r, s_m, 0.05, 0.95) == pytest.approx(0.95)
+    s_r, s_m = 0.2, 0.2 * 10_000                                # the model score far noisier (a tiny scale b)
+    assert rule_noise_share(0.95, s_r, s_m) < 0.05              # the old clip: the model carries 96% of the noise
+    a = clipped_alpha(s_r, s_m, 0.05, 0.95)
+    assert rule_noise_share(a, s_r, s_m) == pytest.approx(0.95) and 0.95 < a < 1
+    s_r, s_m = 0.2 * 10_000, 0.2                                # the rule score far noisier: the lower bound
+    a = clipped_alpha(s_r, s_m, 0.05, 0.95)
+    assert rule_noise_share(a, s_r, s_m) == pytest.approx(0.05) and 0 < a < 0.05
+    assert clipped_alpha(s_r, s_m, 0.0, 1.0) == pytest.approx(min_variance_alpha(s_r, s_m))
+
+
+def test_an_uninformative_similarity_cannot_take_over_the_reward():
+    """A similarity that barely moves with quality (planted b = 0.005, noise sd 0.02: about 100 times the rule's
+    noise in rule units; the estimate puts b at 0.002 and the noise 460 times the rule's) gets the clip's 5% of
+    the hybrid's noise: the hybrid's within-group variation follows the rule score."""
+    cfg = WeightingConfig(mode="inverse_variance", ema=0.99)
+    w = HybridWeighter(cfg, ["expertise"])
+    for step in range(100):
+        rule, model, _ = plant(16, 0.02, b=0.005, sd_prompt=0.25, seed=step)
+        rewards, _, metrics = w.combine(rule, model, ["expertise"] * 64, 4)
+    est = w.estimate("expertise")
+    assert est is not None and est.s_model > 100 * est.s_rule
+    a, b = metrics["alpha/expertise"], metrics["scale/expertise"]
+    assert rule_noise_share(a, est.s_rule, est.s_model) == pytest.approx(0.95, abs=1e-6)
+    within = lambda x: x.view(-1, 4) - x.view(-1, 4).mean(1, keepdim=True)  # noqa: E731
+    rule_part, model_part = within(a * rule), within((1 - a) * model / b)
+    assert model_part.var() < 0.1 * rule_part.var()
+    old = within(0.05 * model / b).var() / within(0.95 * rule).var()
+    assert old > 1                                               # clipping alpha at 0.95: the model part 1.6x

@@ -67,7 +67,8 @@ class WeightingConfig:
                              "model score comes from the variation between prompts).", min=2)
     noise_floor: float = option(1e-3, "Lower bound on each noise variance estimate (rule-score units).", min=0.0,
                                 min_exclusive=True)
-    alpha_clip: list[float] = option([0.05, 0.95], "Range alpha_c is clipped to (inverse_variance).")
+    alpha_clip: list[float] = option([0.05, 0.95], "Range of the rule score's share of the hybrid's noise "
+                                     "variance (inverse_variance; equal to alpha_c inside the range).")
     w_clip: list[float] = option([0.5, 2.0], "Range w_c is clipped to (inverse_variance).")
 
 
@@ -87,6 +88,28 @@ def noise_variances(rule: torch.Tensor, model: torch.Tensor, floor: float = 1e-3
 def min_variance_alpha(s_rule: float, s_model: float) -> float:
     """alpha minimising alpha^2 s_rule + (1 - alpha)^2 s_model: s_model / (s_rule + s_model)."""
     return s_model / (s_rule + s_model)
+
+
+def rule_noise_share(alpha: float, s_rule: float, s_model: float) -> float:
+    """The rule score's share of the hybrid's noise variance: alpha^2 s_rule / V(alpha)."""
+    a, m = alpha * alpha * s_rule, (1 - alpha) ** 2 * s_model
+    return a / (a + m) if a + m > 0 else float("nan")
+
+
+def clipped_alpha(s_rule: float, s_model: float, lo: float, hi: float) -> float:
+    """alpha_c with each score's share of the hybrid's noise variance kept within [lo, hi].
+
+    At the minimum-variance alpha* the rule score's noise share equals alpha* itself, so where alpha* lies in
+    [lo, hi] this is alpha*. Outside, clipping alpha itself would not bound anything: at alpha = 0.95 a model
+    score estimated 10,000 times noisier than the rule score (a small scale b) still carries 97% of the
+    hybrid's noise. Instead alpha is set where the noise share equals the bound p: alpha / (1 - alpha) =
+    sqrt(p / (1 - p) * s_model / s_rule), which is continuous with alpha* at the bounds.
+    """
+    p = min(hi, max(lo, min_variance_alpha(s_rule, s_model)))
+    if p <= 0.0 or p >= 1.0:
+        return p
+    t = (p / (1 - p) * s_model / s_rule) ** 0.5
+    return t / (1 + t)
 
 
 # sums over prompt groups kept per capability: groups, pairs, within-group covariances (rr, mm, rm),
@@ -235,7 +258,7 @@ class HybridWeighter:
             est = self.estimate(cap)
             if est is not None:
                 lo, hi = self.cfg.alpha_clip
-                return min(hi, max(lo, min_variance_alpha(est.s_rule, est.s_model)))
+                return clipped_alpha(est.s_rule, est.s_model, lo, hi)
         return float(self.cfg.alpha.get(cap, 0.5))
 
     def scale(self, cap: str) -> float:
