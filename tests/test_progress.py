@@ -25,7 +25,7 @@ def test_heartbeat_speaks_when_a_step_runs_silent_and_stops_after():
     lines = _lines(buf)
     assert lines[0] == "  grpo step 1/3: generating 16 completions"
     beats = [ln for ln in lines[1:] if "still working" in ln]
-    assert 2 <= len(beats) <= 4, lines
+    assert 1 <= len(beats) <= 4, lines      # ~3 beats; a loaded machine may delay the heartbeat thread
     assert all(ln.startswith("  ... grpo step 1/3: generating 16 completions: still working, ") for ln in beats)
     assert "(grpo " in beats[0]
     n = len(_lines(buf))
@@ -35,9 +35,9 @@ def test_heartbeat_speaks_when_a_step_runs_silent_and_stops_after():
 
 def test_activity_and_fresh_progress_bars_keep_the_heartbeat_quiet():
     buf = io.StringIO()
-    with progress.heartbeat("embed", every=0.3, stream=buf):
-        for _ in progress.track(range(12), desc="texts", file=io.StringIO(), mininterval=0):
-            time.sleep(0.05)  # an item every 50 ms: the bar itself shows progress
+    with progress.heartbeat("embed", every=1.0, stream=buf):
+        for _ in progress.track(range(24), desc="texts", file=io.StringIO(), mininterval=0):
+            time.sleep(0.05)  # an item every 50 ms, for 1.2 s: the bar itself shows progress
     assert not [ln for ln in _lines(buf) if "still working" in ln]
 
 
