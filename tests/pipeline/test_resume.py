@@ -92,3 +92,79 @@ def test_sigkill_during_training_then_resume_matches_uninterrupted(tmp_path, tin
         torch.testing.assert_close(resumed[key], reference[key], rtol=0, atol=1e-6, msg=key)
     initial = _weights(tiny_model_dir)
     assert any(not torch.equal(initial[k], reference[k]) for k in reference if k in initial)
+
+
+def _grpo_recipe(tmp_path: Path, model_dir: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"""
+name: {name}
+output_root: {tmp_path / 'runs'}
+seed: 7
+model: {model_dir}
+stages: [kg, synth, grpo]
+kg:
+  toy: true
+synth:
+  num_examples: 48
+grpo:
+  model:
+    use_lora: false
+  steps: 8
+  prompts_per_step: 8
+  num_generations: 2
+  max_new_tokens: 8
+  lr: 1.0e-3
+  surgery: pcgrad
+  rewards:
+    model_reward: none
+  save_steps: 1
+  logging_steps: 1
+  report_to: []
+""")
+    return path
+
+
+def test_sigkill_during_grpo_then_resume_matches_uninterrupted(tmp_path, tiny_model_dir):
+    """The GRPO stage killed in its second epoch (about 40 training prompts, 8 per step) and run again ends with
+    the uninterrupted run's weights and logs the same rewards: sampled completions, and the prompt sampler's
+    order of an epoch the resumed run starts in."""
+    import json
+
+    from balancedbio.pipeline import load_pipeline_config, run_pipeline
+
+    ref_cfg, lines = load_pipeline_config(_grpo_recipe(tmp_path, tiny_model_dir, "straight"))
+    run_pipeline(ref_cfg, lines=lines, echo=lambda m: None)
+    reference = _weights(ref_cfg.run_dir / "stages/grpo/final")
+
+    recipe = _grpo_recipe(tmp_path, tiny_model_dir, "killed")
+    run_dir = tmp_path / "runs" / "killed"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "balancedbio", "run", str(recipe)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    killed = False
+    while time.time() < deadline and proc.poll() is None:
+        ckpts = list((run_dir / "stages" / "grpo").glob("checkpoint-*"))
+        if any(int(c.name.split("-")[1]) >= 6 for c in ckpts if c.name.split("-")[1].isdigit()):
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert killed, f"training finished or failed before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    assert not (run_dir / "stages/grpo/manifest.json").exists()
+    state = json.loads((ref_cfg.run_dir / "stages/grpo/checkpoint-6/trainer_state.json").read_text())
+    assert state["epoch"] > 1.0                        # the kill came after the first epoch boundary
+
+    cfg, lines = load_pipeline_config(recipe)
+    manifests = run_pipeline(cfg, lines=lines, echo=lambda m: None)
+    assert manifests["grpo"]["started"] == "resume"
+    resumed = _weights(run_dir / "stages/grpo/final")
+    assert reference.keys() == resumed.keys()
+    assert all(torch.equal(resumed[key], reference[key]) for key in reference)   # bit for bit
+
+    def rewards(run: Path) -> list[float]:
+        state = json.loads((run / "stages/grpo/checkpoint-8/trainer_state.json").read_text())
+        return [h["reward"] for h in state["log_history"] if "reward" in h]
+
+    assert len(rewards(run_dir)) == 8 and rewards(run_dir) == rewards(ref_cfg.run_dir)

@@ -248,3 +248,27 @@ def test_resumed_run_equals_uninterrupted(tmp_path, tiny_model_dir):
 
     assert [h["step"] for h in logged("a")] == [2, 3, 4]    # a window ends at every save, and every 3 steps
     assert logged("b") == logged("a")
+
+
+def test_a_checkpoint_cut_before_its_weighting_state_is_not_resumed_from(tmp_path, tiny_model_dir):
+    """A kill after the Trainer wrote checkpoint-4's trainer_state.json but before the capability state was
+    written: resume takes checkpoint-2 (the last complete one) and ends where the uninterrupted run ends."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    funcs = dict(reward_funcs=[_length_reward], rule_weights=[1.0], model_weights=[0.0])
+    extra = ("save_steps=2", "steps=6", "surgery=pcgrad", "seed=3")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    train_grpo(_cfg(tmp_path / "a", tiny_model_dir, *extra), **funcs)
+    for n in (2, 4):
+        shutil.copytree(tmp_path / "a" / "out" / f"checkpoint-{n}", tmp_path / "b" / "out" / f"checkpoint-{n}")
+    (tmp_path / "b" / "out" / "checkpoint-4" / "capability_state.json").unlink()
+    train_grpo(_cfg(tmp_path / "b", tiny_model_dir, *extra), resume=True, **funcs)
+    a = load_file(str(tmp_path / "a" / "out" / "final" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "out" / "final" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    state = json.loads((tmp_path / "b" / "out" / "checkpoint-6" / "capability_state.json").read_text())
+    ref = json.loads((tmp_path / "a" / "out" / "checkpoint-6" / "capability_state.json").read_text())
+    assert (state["total_groups"], state["skipped_groups"]) == (ref["total_groups"], ref["skipped_groups"])

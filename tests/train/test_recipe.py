@@ -220,3 +220,15 @@ def test_grpo_runs_in_the_shell(tmp_path, tiny_model_dir):
     assert meta["global_step"] == 1 and meta["config"]["steps"] == 1
     assert json.loads((final / "training_args.json").read_text())["num_generations"] == 2
     assert not (final / "training_args.bin").exists()
+
+
+def test_last_checkpoint_skips_one_cut_short(tmp_path):
+    from balancedbio.train.recipe import last_checkpoint
+
+    for n, files in [(2, ["trainer_state.json", "extra.json"]), (4, ["trainer_state.json"]), (6, ["model.safetensors"])]:
+        (tmp_path / f"checkpoint-{n}").mkdir()
+        for f in files:
+            (tmp_path / f"checkpoint-{n}" / f).write_text("{}")
+    assert last_checkpoint(tmp_path).name == "checkpoint-4"                       # 6 has no trainer state
+    assert last_checkpoint(tmp_path, ("trainer_state.json", "extra.json")).name == "checkpoint-2"
+    assert last_checkpoint(tmp_path / "missing") is None

@@ -346,9 +346,13 @@ def train_grpo(cfg: GRPORecipeConfig, *, resume: bool = False, **build_kwargs: A
             write_json(out / "capability_cosines.json", history)
             plot_interference(history, out / "interference.png")
 
+    # a capability-aware checkpoint is complete once its weighting state is written (after the Trainer's)
+    from balancedbio.train.grpo_trainer import CapabilityGRPOTrainer
+
+    required = ("trainer_state.json",) + ((CapabilityGRPOTrainer.STATE_FILE,) if cfg.capability_aware else ())
     return run_recipe("grpo", cfg, out, seed=cfg.seed, resume=resume,
                       build=lambda: build_trainer(cfg, **build_kwargs), metadata=lambda trainer, result: {},
-                      after_save=after_save)
+                      after_save=after_save, checkpoint_files=required)
 
 
 def summarize(trainer: Any, result: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,7 +395,10 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
 
     def _read_capability_state(self, folder: Path) -> None:
         path = folder / self.STATE_FILE
-        if path.is_file():
+        if not path.is_file():
+            warnings.warn(f"{folder} has no {self.STATE_FILE}: the weighting state and the group counters start "
+                          "afresh (train_grpo resumes only from checkpoints that have it)", stacklevel=3)
+        else:
             state = json.loads(path.read_text())
             self.weighter.load_state_dict(state["weighter"])
             self.skipped_groups = int(state["skipped_groups"])

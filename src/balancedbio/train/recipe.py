@@ -71,24 +71,29 @@ def warmup_steps(ratio: float, total_steps: int) -> int:
     return min(int(math.floor(ratio * total_steps + 1e-9)), total_steps - 1)
 
 
-def last_checkpoint(output_dir: str | Path) -> Path | None:
-    """The highest ``checkpoint-N`` directory under ``output_dir`` holding trainer state, or None."""
+def last_checkpoint(output_dir: str | Path, required: tuple[str, ...] = ("trainer_state.json",)) -> Path | None:
+    """The highest complete ``checkpoint-N`` directory under ``output_dir``, or None.
+
+    Complete: it holds every file of ``required``. The Trainer writes ``trainer_state.json`` after the weights,
+    optimizer and RNG state, and a recipe's own state (``on_save`` callbacks) comes after that, so a checkpoint
+    cut short by a kill lacks one of them and the one before it is used instead."""
     best, best_step = None, -1
     root = Path(output_dir)
     if not root.is_dir():
         return None
     for child in root.iterdir():
         m = re.fullmatch(r"checkpoint-(\d+)", child.name)
-        if m and child.is_dir() and (child / "trainer_state.json").is_file() and int(m.group(1)) > best_step:
+        if m and child.is_dir() and all((child / f).is_file() for f in required) and int(m.group(1)) > best_step:
             best, best_step = child, int(m.group(1))
     return best
 
 
-def resume_guard(output_dir: str | Path, resume: bool) -> Path | None:
+def resume_guard(output_dir: str | Path, resume: bool,
+                 required: tuple[str, ...] = ("trainer_state.json",)) -> Path | None:
     """The checkpoint to resume from (None: start fresh). Refuses an output directory that already holds a
     checkpoint unless ``resume``, so a new run never mixes with (or silently continues) an old one."""
     out = Path(output_dir)
-    ckpt = last_checkpoint(out)
+    ckpt = last_checkpoint(out, required)
     if ckpt is not None and not resume:
         raise BalancedBioError(f"{out}: already holds {ckpt.name}; pass --resume to continue it or choose "
                                "another output directory")
@@ -165,13 +170,14 @@ def save_final(trainer: Any, out: Path, *, meta_name: str, meta: dict[str, Any],
 def run_recipe(name: str, cfg: Any, output_dir: str | Path, *, seed: int, resume: bool,
                build: Callable[[], Any], metadata: Callable[[Any, Any], dict[str, Any]],
                extra_files: Callable[[Any, Any], dict[str, Any]] | None = None,
-               after_save: Callable[[Any, Any], None] | None = None) -> Path:
+               after_save: Callable[[Any, Any], None] | None = None,
+               checkpoint_files: tuple[str, ...] = ("trainer_state.json",)) -> Path:
     """Run one training recipe in the shell (module docstring) and return ``<output_dir>/final``.
 
     ``build()`` returns the ready trainer; ``metadata(trainer, result)`` the dict written to
     ``final/balancedbio_<name>.json`` (the config and its hash are added); ``extra_files`` more JSON files
     for ``final/``; ``after_save(trainer, result)`` runs on rank 0 after the model is saved (summaries,
-    plots).
+    plots); ``checkpoint_files``: the files a checkpoint must hold to be resumed from.
     """
     from balancedbio.atomic import write_json
     from balancedbio.config import config_hash, to_dict
@@ -179,7 +185,7 @@ def run_recipe(name: str, cfg: Any, output_dir: str | Path, *, seed: int, resume
 
     seed_everything(seed)
     out = Path(output_dir)
-    ckpt = resume_guard(out, resume)
+    ckpt = resume_guard(out, resume, checkpoint_files)
     trainer = build()
     header = {"config": to_dict(cfg), "config_hash": config_hash(cfg)}
     if trainer.is_world_process_zero():
