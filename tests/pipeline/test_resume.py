@@ -124,7 +124,17 @@ grpo:
     return path
 
 
-def test_sigkill_during_grpo_then_resume_matches_uninterrupted(tmp_path, tiny_model_dir):
+@pytest.fixture
+def one_thread():
+    """Run in-process work on one thread, as the killed subprocess does (OMP_NUM_THREADS=1): bit-for-bit
+    comparisons then do not depend on how many threads split a reduction."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_sigkill_during_grpo_then_resume_matches_uninterrupted(tmp_path, tiny_model_dir, one_thread):
     """The GRPO stage killed in its second epoch (about 40 training prompts, 8 per step) and run again ends with
     the uninterrupted run's weights and logs the same rewards: sampled completions, and the prompt sampler's
     order of an epoch the resumed run starts in."""
