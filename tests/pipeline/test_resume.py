@@ -57,6 +57,25 @@ def _weights(final: Path) -> dict[str, torch.Tensor]:
     return out
 
 
+def _run_and_kill(recipe: Path, run_dir: Path, stage: str, at_step: int) -> None:
+    """Start ``balancedbio run RECIPE`` (one thread) and SIGKILL it once ``stage`` holds checkpoint-N, N >= at_step."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "balancedbio", "run", str(recipe)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    killed = False
+    while time.time() < deadline and proc.poll() is None:
+        ckpts = list((run_dir / "stages" / stage).glob("checkpoint-*"))
+        if any(int(c.name.split("-")[1]) >= at_step for c in ckpts if c.name.split("-")[1].isdigit()):
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert killed, f"training finished or failed before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    assert not (run_dir / "stages" / stage / "manifest.json").exists()
+
+
 def test_sigkill_during_training_then_resume_matches_uninterrupted(tmp_path, tiny_model_dir):
     from balancedbio.pipeline import load_pipeline_config, run_pipeline
 
@@ -66,21 +85,7 @@ def test_sigkill_during_training_then_resume_matches_uninterrupted(tmp_path, tin
 
     recipe = _recipe(tmp_path, tiny_model_dir, "killed")
     run_dir = tmp_path / "runs" / "killed"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "balancedbio", "run", str(recipe)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    killed = False
-    while time.time() < deadline and proc.poll() is None:
-        ckpts = list((run_dir / "stages" / "bft").glob("checkpoint-*"))
-        if any(int(c.name.split("-")[1]) >= 3 for c in ckpts if c.name.split("-")[1].isdigit()):
-            os.kill(proc.pid, signal.SIGKILL)
-            killed = True
-            break
-        time.sleep(0.02)
-    proc.wait(timeout=30)
-    assert killed, f"training finished or failed before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-    assert not (run_dir / "stages/bft/manifest.json").exists()
+    _run_and_kill(recipe, run_dir, "bft", 3)
     assert (run_dir / "stages/synth/manifest.json").exists()
 
     cfg, lines = load_pipeline_config(recipe)
@@ -148,21 +153,7 @@ def test_sigkill_during_grpo_then_resume_matches_uninterrupted(tmp_path, tiny_mo
 
     recipe = _grpo_recipe(tmp_path, tiny_model_dir, "killed")
     run_dir = tmp_path / "runs" / "killed"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "balancedbio", "run", str(recipe)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    killed = False
-    while time.time() < deadline and proc.poll() is None:
-        ckpts = list((run_dir / "stages" / "grpo").glob("checkpoint-*"))
-        if any(int(c.name.split("-")[1]) >= 6 for c in ckpts if c.name.split("-")[1].isdigit()):
-            os.kill(proc.pid, signal.SIGKILL)
-            killed = True
-            break
-        time.sleep(0.02)
-    proc.wait(timeout=30)
-    assert killed, f"training finished or failed before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-    assert not (run_dir / "stages/grpo/manifest.json").exists()
+    _run_and_kill(recipe, run_dir, "grpo", 6)
     state = json.loads((ref_cfg.run_dir / "stages/grpo/checkpoint-6/trainer_state.json").read_text())
     assert state["epoch"] > 1.0                        # the kill came after the first epoch boundary
 

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 import torch
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo")
-_CLIPPED = ("grpo", "bnpo", "dr_grpo", "dapo", "luspo")
+CLIPPED = ("grpo", "bnpo", "dr_grpo", "dapo", "luspo")    # the PPO-style clipped surrogates (TRL logs their clip ratios)
+WINDOW_NORMALISED = ("dapo", "cispo")  # divided by the generation window's tokens, never by the accumulation steps
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def policy_token_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: 
             kl = kl * ratio
     if s.loss_type == "cispo":
         loss = -torch.clamp(ratio, max=s.eps_high).detach() * adv * logps
-    elif s.loss_type in _CLIPPED:
+    elif s.loss_type in CLIPPED:
         clipped = torch.clamp(ratio, 1 - s.eps_low, 1 + s.eps_high)
         capped = torch.clamp(ratio, max=s.delta) if s.delta is not None else ratio
         loss = -torch.min(capped * adv, clipped * adv)
@@ -116,7 +117,7 @@ def policy_token_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: 
         stats["ratio"] = ratio.detach()
         if s.beta != 0.0:
             stats["kl"] = kl.detach()
-        if s.loss_type in _CLIPPED:
+        if s.loss_type in CLIPPED:
             stats["low_clipped"] = ((ratio < 1 - s.eps_low) & (adv < 0)).detach()
             stats["high_clipped"] = ((ratio > 1 + s.eps_high) & (adv > 0)).detach()
         elif s.loss_type == "cispo":
@@ -156,7 +157,7 @@ def aggregate_loss(token_loss: torch.Tensor, mask: torch.Tensor, settings: LossS
         return masked.sum() / denom / accumulation
     if loss_type == "dr_grpo":
         return masked.sum() / (rows * max_completion_length) / accumulation
-    if loss_type in ("dapo", "cispo"):
+    if loss_type in WINDOW_NORMALISED:
         return masked.sum() / torch.as_tensor(num_tokens, dtype=token_loss.dtype, device=token_loss.device)
     if loss_type == "luspo":
         return masked.sum(-1).sum() / rows / accumulation

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from balancedbio.train.grpo_loss import LossSettings
-
-CLIPPED = ("grpo", "bnpo", "dr_grpo", "dapo", "luspo")   # the loss types TRL logs clip ratios for
+from balancedbio.train.grpo_loss import CLIPPED, LossSettings
 
 
 def loss_stat_sums(stats: dict, mask: torch.Tensor, *, with_kl: bool,

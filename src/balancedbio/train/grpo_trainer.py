@@ -47,12 +47,14 @@ from balancedbio.surgery import cosine_matrix
 from balancedbio.train import capability_grads as cg
 from balancedbio.train.engines import EngineError, check_options, check_trainer
 from balancedbio.train.grpo_loss import (
+    CLIPPED,
+    WINDOW_NORMALISED,
     LossSettings,
     aggregate_loss,
     entropy_bonus,
     policy_token_loss,
 )
-from balancedbio.train.grpo_metrics import CLIPPED, loss_metrics, loss_stat_sums, seq_clip_means
+from balancedbio.train.grpo_metrics import loss_metrics, loss_stat_sums, seq_clip_means
 from balancedbio.train.weighting import CAPABILITIES, HybridWeighter, WeightingConfig, group_advantages
 
 
@@ -280,7 +282,7 @@ class CapabilityGRPOTrainer(ModelCardMixin, GRPOTrainer):
                               accumulation=ga)
         if log_stats is not None:
             # TRL's policy_loss log is the micro-batch's policy term before the accumulation divisor
-            policy = loss.detach() * (1 if settings.loss_type in ("dapo", "cispo") else ga)
+            policy = loss.detach() * (1 if settings.loss_type in WINDOW_NORMALISED else ga)
             log_stats.append((loss_stat_sums(stats, mask, with_kl=settings.beta != 0.0, entropies=entropies),
                               seq_clip_means(stats, mask), policy))
         if bonus:
