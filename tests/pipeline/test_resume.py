@@ -160,6 +160,8 @@ def test_sigkill_during_grpo_then_resume_matches_uninterrupted(tmp_path, tiny_mo
     cfg, lines = load_pipeline_config(recipe)
     manifests = run_pipeline(cfg, lines=lines, echo=lambda m: None)
     assert manifests["grpo"]["started"] == "resume"
+    reference_summary = json.loads((ref_cfg.run_dir / "stages/grpo/manifest.json").read_text())["summary"]
+    assert manifests["grpo"]["summary"] == reference_summary    # training_loss too: the whole run's mean
     resumed = _weights(run_dir / "stages/grpo/final")
     assert reference.keys() == resumed.keys()
     assert all(torch.equal(resumed[key], reference[key]) for key in reference)   # bit for bit

@@ -248,6 +248,8 @@ def test_resumed_run_equals_uninterrupted(tmp_path, tiny_model_dir):
 
     assert [h["step"] for h in logged("a")] == [2, 3, 4]    # a window ends at every save, and every 3 steps
     assert logged("b") == logged("a")
+    meta = [json.loads((tmp_path / run / "out" / "final" / "balancedbio_grpo.json").read_text()) for run in "ab"]
+    assert meta[0]["training_loss"] == meta[1]["training_loss"]  # the whole run's mean, not the resumed part's
 
 
 def test_a_checkpoint_cut_before_its_weighting_state_is_not_resumed_from(tmp_path, tiny_model_dir):

@@ -56,7 +56,9 @@ class _FakeTrainer:
     def train(self, resume_from_checkpoint=None):
         self.events.append(("train", resume_from_checkpoint, (self.out / "fake_config.json").is_file()))
         self.state.global_step = 3
-        return SimpleNamespace(training_loss=self.loss)
+        from transformers.trainer_utils import TrainOutput
+
+        return TrainOutput(global_step=3, training_loss=self.loss, metrics={})   # what Trainer.train returns
 
     def save_model(self, path):
         Path(path).mkdir(parents=True)
@@ -232,3 +234,12 @@ def test_last_checkpoint_skips_one_cut_short(tmp_path):
     assert last_checkpoint(tmp_path).name == "checkpoint-4"                       # 6 has no trainer state
     assert last_checkpoint(tmp_path, ("trainer_state.json", "extra.json")).name == "checkpoint-2"
     assert last_checkpoint(tmp_path / "missing") is None
+
+
+def test_run_training_loss_is_the_whole_runs_mean():
+    from balancedbio.train.recipe import run_training_loss
+
+    logs = [{"step": 2, "loss": 1.0}, {"step": 3, "loss": 4.0}, {"step": 3, "train_loss": 9.0}, {"step": 6, "loss": 0.5}]
+    assert run_training_loss(logs, 6, this_call=0.5) == pytest.approx((2 * 1.0 + 4.0 + 3 * 0.5) / 6)
+    assert run_training_loss(logs, 8, this_call=0.7) == 0.7          # steps 7-8 were never logged
+    assert run_training_loss([], 0, this_call=0.0) == 0.0

@@ -167,6 +167,22 @@ def save_final(trainer: Any, out: Path, *, meta_name: str, meta: dict[str, Any],
     return final
 
 
+def run_training_loss(log_history: list[dict[str, Any]], global_step: int, this_call: float) -> float:
+    """The mean training loss over the whole run, the same for a resumed run as for an uninterrupted one.
+
+    ``Trainer.train`` returns the mean over the steps it ran itself, so a run resumed from checkpoint-N reports
+    the mean of the steps after N only. The log history (carried in the checkpoint, with a window ending at
+    every checkpoint and at the last step, see ``LogAtSaveCallback``) covers every step: the window means
+    weighted by their lengths give the whole run's mean. Without a log at the last step (a run that saves no
+    checkpoints, so cannot be resumed) ``this_call`` is the whole run's mean already."""
+    total, last = 0.0, 0
+    for h in log_history:
+        if "loss" in h and h.get("step", 0) > last:
+            total += float(h["loss"]) * (h["step"] - last)
+            last = h["step"]
+    return total / global_step if global_step > 0 and last == global_step else this_call
+
+
 def run_recipe(name: str, cfg: Any, output_dir: str | Path, *, seed: int, resume: bool,
                build: Callable[[], Any], metadata: Callable[[Any, Any], dict[str, Any]],
                extra_files: Callable[[Any, Any], dict[str, Any]] | None = None,
@@ -192,6 +208,8 @@ def run_recipe(name: str, cfg: Any, output_dir: str | Path, *, seed: int, resume
         write_json(out / f"{name}_config.json", header)
     trainer.accelerator.wait_for_everyone()
     result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
+    loss = run_training_loss(trainer.state.log_history, trainer.state.global_step, result.training_loss)
+    result = result._replace(training_loss=loss)    # what the whole run trained at, resumed or not
     if not math.isfinite(result.training_loss):
         raise BalancedBioError(f"{out}: training loss is {result.training_loss}; the final model was not saved")
     bad = check_finite_weights(trainer.model)
