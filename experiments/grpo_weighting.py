@@ -56,6 +56,25 @@ def history_from_log(path: str) -> list[dict]:
     return history
 
 
+def clip_bounds(last: dict, alpha_clip, w_clip) -> dict[str, list[str]]:
+    """Per capability, which clips hold it at the last step: ``alpha`` when the rule score's share of the hybrid's
+    noise sits on an ``alpha_clip`` bound (the clip is on that share, docs/methods.md), ``w`` when w_c sits on a
+    ``w_clip`` bound."""
+    from balancedbio.train.weighting import rule_noise_share
+
+    out = {}
+    for c in CAPS:
+        hits = []
+        if f"noise_rule/{c}" in last and f"alpha/{c}" in last:
+            share = rule_noise_share(last[f"alpha/{c}"], last[f"noise_rule/{c}"], last[f"noise_model/{c}"])
+            if any(abs(share - b) < 1e-6 for b in alpha_clip):
+                hits.append("alpha")
+        if f"w/{c}" in last and any(abs(last[f"w/{c}"] - b) < 1e-9 for b in w_clip):
+            hits.append("w")
+        out[c] = hits
+    return out
+
+
 def record_pairs(trainer) -> list:
     """Keep every training batch's (rule, model, capability) scores as the weighter sees them."""
     seen: list = []
@@ -168,9 +187,7 @@ def main() -> None:
     last = rows[-1] if rows else {}
     lo_a, hi_a = cfg.weighting.alpha_clip
     lo_w, hi_w = cfg.weighting.w_clip
-    at_bound = {c: [name for name, key, lo, hi in (("alpha", f"alpha/{c}", lo_a, hi_a), ("w", f"w/{c}", lo_w, hi_w))
-                    if key in last and (abs(last[key] - lo) < 1e-9 or abs(last[key] - hi) < 1e-9)]
-                for c in CAPS}
+    at_bound = clip_bounds(last, (lo_a, hi_a), (lo_w, hi_w))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {"model": args.model, "train": args.train, "steps": args.steps,
