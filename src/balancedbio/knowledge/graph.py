@@ -57,6 +57,17 @@ INVERSE = {
     "has_phenotype": "phenotype_of", "has_inheritance": "inheritance_of",
     "associated_with_gene": "gene_associated_with", "has_icd10cm": "icd10cm_of",
     "is_a": "has_subclass", "part_of": "has_part", "xref": "xref_of",
+    # the therapy layer (drug entities keyed CHEBI:/DRUGBANK:/CHEMBL:; docs/knowledge.md)
+    "targets": "targeted_by",                        # drug -> gene (HGNC)
+    "has_role": "role_of",                           # drug -> ChEBI role (mechanism / application)
+    "in_class": "class_has_member",                  # drug -> ATC class
+    "interacts_with": "interacts_with_inverse",      # drug -> drug (stored both ways; evidence: severity)
+    "gene_in_pathway": "pathway_has_gene",           # gene -> pathway
+    "located_in": "location_of",                     # HPO organ-system class -> UBERON anatomy
+    "indicated_for": "treated_by",                   # drug -> disease (imported graphs)
+    "contraindicated_for": "has_contraindication",   # drug -> disease (imported graphs)
+    "off_label_for": "has_off_label_use",            # drug -> disease (imported graphs)
+    "has_side_effect": "side_effect_of",             # drug -> phenotype (imported graphs)
 }
 _FROM_INVERSE = {v: k for k, v in INVERSE.items()}
 RELATIONS = tuple(INVERSE) + tuple(_FROM_INVERSE)
