@@ -49,3 +49,13 @@ def test_hub_id_without_allow_download_is_exit_2(tmp_path, capsys):
     r = _write(tmp_path / "resp.jsonl", [{"prompt": ROW["prompt"], "response": "ok"}])
     assert main(["ifeval", "--input-data", "google/IFEval", "--responses", str(r)]) == 2
     assert "needs --allow-download" in capsys.readouterr().err
+
+
+def test_a_superset_responses_file_scores_the_input_and_reports_the_ignored(tmp_path, capsys):
+    i = _write(tmp_path / "in.jsonl", [ROW])
+    r = _write(tmp_path / "resp.jsonl", [{"prompt": ROW["prompt"], "response": "ok"},
+                                         {"prompt": "not asked", "response": "a, b"}])
+    assert main(["ifeval", "--input-data", str(i), "--responses", str(r), "--output", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr().out
+    assert "prompt_level_strict_acc  1.0000  (1/1)" in out and "ignored responses        1" in out
+    assert json.loads((tmp_path / "m.json").read_text())["n_ignored_responses"] == 1

@@ -83,8 +83,6 @@ def test_small_file_metrics(tmp_path):
     ([{**ROW, "instruction_id_list": ["punctuation:no_semicolon"]}], None,
      "in.jsonl:1: checks[0]: unknown instruction id 'punctuation:no_semicolon'"),
     ([ROW], [{"prompt": "another prompt", "response": "hi"}], "resp.jsonl: no response to the prompt with key 1"),
-    ([ROW], [{"prompt": ROW["prompt"], "response": "hi"}, {"prompt": "extra", "response": "x"}],
-     "resp.jsonl: a response's prompt is not in"),
     ([ROW], [{"question": "x"}], "resp.jsonl:1: not an IFEval response row"),
 ])
 def test_bad_input_is_one_line_naming_file_line_or_id(tmp_path, inp, resp, needle):
@@ -115,3 +113,32 @@ def test_instruction_metrics_over_scored_rows():
     assert m["inst_level_strict_acc"] == pytest.approx(3 / 6)
     assert m["inst_level_loose_acc"] == pytest.approx(4 / 6)
     assert instruction_metrics([])["prompt_level_strict_acc"] is None
+
+
+def test_responses_to_prompts_outside_the_input_are_ignored_and_counted(tmp_path, capsys):
+    inp = _write(tmp_path / "in.jsonl", [ROW])
+    resp = _write(tmp_path / "resp.jsonl", [{"prompt": "extra one", "response": "x, y"},
+                                            {"prompt": ROW["prompt"], "response": "hi"},
+                                            {"prompt": "extra two", "response": "z"}])
+    m = score_responses(inp, resp)
+    assert m["n_ignored_responses"] == 2 and m["n_prompts"] == 1 and m["prompt_level_strict_acc"] == 1.0
+    err = capsys.readouterr().err
+    assert "2 responses answer prompts that are not in" in err and "resp.jsonl" in err
+
+
+@needs_data
+def test_subset_input_against_all_541_responses_equals_the_filtered_file(tmp_path, capsys):
+    """The official evaluation_main maps prompt -> response and scores the input's prompts only."""
+    first100 = INPUT.read_text().splitlines(keepends=True)[:100]
+    sub = tmp_path / "input_first100.jsonl"
+    sub.write_text("".join(first100))
+    prompts = {json.loads(line)["prompt"] for line in first100}
+    filtered = tmp_path / "responses_first100.jsonl"
+    filtered.write_text("".join(line for line in GPT4.open() if json.loads(line)["prompt"] in prompts))
+    whole = score_responses(sub, GPT4, per_prompt=True)
+    assert whole["n_ignored_responses"] == 441 and whole["n_prompts"] == 100
+    assert "441 responses answer prompts" in capsys.readouterr().err
+    alone = score_responses(sub, filtered, per_prompt=True)
+    assert alone["n_ignored_responses"] == 0
+    assert {k: v for k, v in whole.items() if k != "n_ignored_responses"} == \
+        {k: v for k, v in alone.items() if k != "n_ignored_responses"}

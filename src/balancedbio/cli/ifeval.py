@@ -2,7 +2,8 @@
 
 ``--input-data`` is IFEval's ``input_data.jsonl`` (``key, prompt, instruction_id_list, kwargs``; IFBench's
 file has the same format) or, with ``--allow-download``, the hub id ``google/IFEval``. ``--responses`` is
-a JSONL of ``{"prompt", "response"}`` answering every prompt of the input. Instructions are judged by the
+a JSONL of ``{"prompt", "response"}`` answering every prompt of the input; as in the official code, responses to
+prompts that are not in the input are ignored (and counted). Instructions are judged by the
 maintained IFEval/IFBench verifiers (``if-verifiable``); docs/eval.md shows the command that
 reproduces the official IFEval figures from the released GPT-4 responses.
 """
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
                    ("prompt_level_loose_acc", n_p), ("inst_level_loose_acc", n_i)):
         v = m[key]
         print(f"{key:24s} {'-' if v is None else f'{v:.4f}  ({round(v * n)}/{n})'}")
+    if m.get("n_ignored_responses"):
+        print(f"ignored responses        {m['n_ignored_responses']} (their prompts are not in the input)")
     if m.get("n_skipped"):
         print(f"skipped prompts          {m['n_skipped']} (their instructions need NLTK data that is not installed)")
     if args.output:

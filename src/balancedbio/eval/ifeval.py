@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,23 +184,25 @@ def score_responses(input_data_path: str | Path, responses_path: str | Path, *,
                     allow_download: bool = False, per_prompt: bool = False) -> dict[str, Any]:
     """Score an IFEval-format response file against an IFEval-format input file.
 
-    Every prompt of the input needs a response and every response must answer a prompt of the input;
-    otherwise one :class:`DataError` names the file and the first prompt that does not match. Returns
-    :func:`metrics` (plus ``per_prompt``, the :func:`judge` results in input order, when asked).
+    As the official ``evaluation_main``, the input's prompts are scored and responses to other prompts are
+    ignored: their number is ``n_ignored_responses`` in the result (one line on stderr says so). A prompt
+    of the input with no response is a :class:`DataError` naming the file and the prompt's key (the official
+    code fails on it too). Returns :func:`metrics` plus ``n_ignored_responses`` (and ``per_prompt``, the
+    :func:`judge` results in input order, when asked).
     """
     samples = load_input_data(input_data_path, allow_download=allow_download)
     responses = load_responses(responses_path)
-    prompts = {s.prompt for s in samples}
     missing = [s for s in samples if s.prompt not in responses]
     if missing:
         raise DataError(f"{responses_path}: no response to the prompt with key {missing[0].key} of {input_data_path} "
                         f"({missing[0].prompt[:60]!r}...; {len(missing)} prompts unanswered)")
-    extra = [p for p in responses if p not in prompts]
-    if extra:
-        raise DataError(f"{responses_path}: a response's prompt is not in {input_data_path} ({extra[0][:60]!r}...; "
-                        f"{len(extra)} such responses)")
+    prompts = {s.prompt for s in samples}
+    ignored = sum(1 for p in responses if p not in prompts)
+    if ignored:
+        print(f"ifeval: {responses_path}: {ignored} responses answer prompts that are not in {input_data_path}; "
+              "ignored", file=sys.stderr)
     judged = [judge(s, responses[s.prompt]) for s in samples]
-    out = metrics(judged)
+    out = {**metrics(judged), "n_ignored_responses": ignored}
     if per_prompt:
         out["per_prompt"] = judged
     return out
