@@ -11,8 +11,10 @@ from balancedbio.knowledge.graph import KnowledgeGraph
 
 
 def test_parse_sources():
-    assert parse_sources(None)[0] == "hpo" and len(parse_sources(None)) == 7
+    assert parse_sources(None)[0] == "hpo" and len(parse_sources(None)) == 10
+    assert "drug2cell" not in parse_sources(None)                 # non-commercial: only when named
     assert parse_sources("hgnc, doid") == ["doid", "hgnc"]
+    assert parse_sources("drug2cell,drugs") == ["drugs", "drug2cell"]
     with pytest.raises(DataError, match="unknown knowledge source"):
         parse_sources(["hpo", "umls"])
 

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     kg = p.add_subparsers(dest="kg_command", metavar="COMMAND")
     kg.required = True
     b = kg.add_parser("build", help="build the graph from the installed sources (once, ~1 min)")
-    b.add_argument("--sources", default=None, help="comma-separated subset (default: all)")
+    b.add_argument("--sources", default=None,
+                   help="comma-separated sources (default: every source except the opt-in drug2cell)")
     b.add_argument("--force", action="store_true", help="rebuild even if a graph exists")
     b.add_argument("--dest", default=None, help="graph directory (default: $BALANCEDBIO_HOME/kg)")
     b.add_argument("--toy", action="store_true", help="write the small packaged toy graph instead")
@@ -98,6 +99,8 @@ def _build(args: argparse.Namespace) -> int:
         path = build_graph(dest, sources=names, force=True)
     stats = KnowledgeGraph.open(path).stats()
     stats["wall_seconds"] = round(time.perf_counter() - t, 2)
+    for name, licence in stats["licences"].items():
+        print(f"balancedbio kg build: {name}: {licence}", file=sys.stderr)
     _print(stats)
     return 0
 

@@ -30,24 +30,37 @@ from balancedbio.knowledge.graph import (
     default_graph_dir,
     normalize_name,
 )
-from balancedbio.knowledge.sources import READERS, SourceData
+from balancedbio.knowledge.sources import LICENCES, OPT_IN, READERS, SourceData
 from balancedbio.progress import phase
 
 log = logging.getLogger(__name__)
 ALL_SOURCES = tuple(READERS)
+KNOWN = ALL_SOURCES + tuple(OPT_IN)
 
 
 def parse_sources(sources: str | Iterable[str] | None) -> list[str]:
-    """``"hpo,mondo"`` or a list -> validated source names (default: all, in canonical order)."""
+    """``"hpo,mondo"`` or a list -> validated source names (default: every non-opt-in source, in order).
+
+    Opt-in sources (``drug2cell``: non-commercial licence) are read only when named.
+    """
     if sources is None:
         return list(ALL_SOURCES)
     names = [s.strip() for s in (sources.split(",") if isinstance(sources, str) else sources) if s.strip()]
-    unknown = [s for s in names if s not in READERS]
+    unknown = [s for s in names if s not in KNOWN]
     if unknown:
-        raise DataError(f"unknown knowledge source(s) {', '.join(unknown)} (known: {', '.join(ALL_SOURCES)})")
+        raise DataError(f"unknown knowledge source(s) {', '.join(unknown)} (known: {', '.join(KNOWN)})")
     if not names:
-        raise DataError(f"no knowledge source given (known: {', '.join(ALL_SOURCES)})")
-    return [s for s in ALL_SOURCES if s in names]
+        raise DataError(f"no knowledge source given (known: {', '.join(KNOWN)})")
+    return [s for s in KNOWN if s in names]
+
+
+def licences(names: Iterable[str]) -> dict[str, str]:
+    """Source name -> its licence line (what ``kg build`` prints and stores in the graph's meta)."""
+    return {n: LICENCES.get(n, "unknown: see the source's own terms") for n in names}
+
+
+def _reader(name: str):
+    return READERS.get(name) or OPT_IN[name]
 
 
 def write_graph(path: Path, datasets: Iterable[SourceData], *, extra_meta: dict[str, str] | None = None) -> Path:
@@ -59,15 +72,22 @@ def write_graph(path: Path, datasets: Iterable[SourceData], *, extra_meta: dict[
             conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;")
             conn.executescript(SCHEMA)
             seen: set[str] = set()
+            licences_seen: dict[str, str] = {}
+            relations: set[str] = set()
             versions: dict[str, str] = {}
             for data in datasets:
                 versions[data.name] = data.version
+                if data.name not in licences_seen:
+                    licences_seen[data.name] = LICENCES.get(data.name, "unknown: see the source's own terms")
                 _insert(conn, data, seen)
+                relations.update(e.relation for e in data.edges)
                 log.info("kg: %s (%s): %d entities, %d edges", data.name, data.version, len(data.entities),
                          len(data.edges))
             phase(f"kg: indexing {len(seen)} entities into {path.name}")
             conn.executescript(INDEXES)
             meta = {"schema_version": SCHEMA_VERSION, "sources": json.dumps(versions, sort_keys=True),
+                    "licences": json.dumps(licences_seen, sort_keys=True),
+                    "relations": json.dumps(sorted(relations)),
                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "build_seconds": f"{time.perf_counter() - t0:.2f}", **(extra_meta or {})}
             conn.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
@@ -115,7 +135,7 @@ def build_graph(dest: str | os.PathLike | None = None, sources: str | Iterable[s
         for i, name in enumerate(names, 1):
             t = time.perf_counter()
             phase(f"kg: reading {name} ({i}/{len(names)})")
-            data = READERS[name]()
+            data = _reader(name)()
             log.info("kg: read %s in %.1fs", name, time.perf_counter() - t)
             yield data
 

@@ -10,17 +10,20 @@ Tables::
     edges(subject, relation, object, source, evidence JSON)
     meta(key PK, value)                     -- sources, versions, counts, build time
 
-Relations (subject -> object): ``has_phenotype`` (disease -> HP), ``has_inheritance`` (disease -> HP
+Relations (subject -> object; the therapy layer's are listed in :data:`INVERSE`): ``has_phenotype`` (disease -> HP), ``has_inheritance`` (disease -> HP
 mode of inheritance), ``associated_with_gene`` (disease -> HGNC), ``has_icd10cm`` (MONDO/DOID -> ICD10CM),
 ``is_a`` (child -> parent, within one ontology), ``part_of`` (GO), ``xref`` (MONDO/DOID -> an equivalent
 OMIM/ORPHA/DOID/MeSH id). Each has an inverse name (``phenotype_of``, ``gene_associated_with``, ...)
-accepted by :meth:`KnowledgeGraph.verify` and :meth:`KnowledgeGraph.neighbors`.
+accepted by :meth:`KnowledgeGraph.verify` and :meth:`KnowledgeGraph.neighbors`. Relations of imported
+graphs that map to none of ours are stored under their own name (listed in ``meta.relations``) and
+accepted too.
 
 Example::
 
     kg = KnowledgeGraph.open()
     kg.link("cystic fibrosis")[0].curie                     # 'MONDO:0009061' (or OMIM:219700, ...)
     kg.verify("OMIM:219700", "has_phenotype", "HP:0002110").supported   # True
+    kg.verify("imatinib", "targets", "ABL1").supported       # True when a targets source was built
 """
 
 from __future__ import annotations
@@ -187,6 +190,11 @@ class KnowledgeGraph:
         """Source name -> version string."""
         return json.loads(self._meta.get("sources", "{}"))
 
+    @property
+    def licences(self) -> dict[str, str]:
+        """Source name -> licence line (graphs built before licences were recorded: empty)."""
+        return json.loads(self._meta.get("licences", "{}"))
+
     # ---------------------------------------------------------------------------------------------
     def entity(self, curie: str) -> Entity | None:
         row = self._conn().execute("SELECT curie, type, name, synonyms, definition, source, extra FROM entities "
@@ -235,12 +243,21 @@ class KnowledgeGraph:
                 out.setdefault(norm, []).append((curie, pref))
         return out
 
+    def canonical_relation(self, relation: str) -> tuple[str, bool]:
+        """:func:`canonical_relation`, also accepting relation names stored in this graph (imported types)."""
+        try:
+            return canonical_relation(relation)
+        except DataError:
+            if relation in json.loads(self._meta.get("relations", "[]")):
+                return relation, False
+            raise
+
     def neighbors(self, curie: str, relation: str | None = None) -> list[str]:
         """Objects of ``curie``'s outgoing edges (or subjects, for an inverse relation name), sorted."""
         if relation is None:
             rows = self._conn().execute("SELECT DISTINCT object FROM edges WHERE subject = ?", (curie,))
             return sorted(r[0] for r in rows)
-        rel, inverse = canonical_relation(relation)
+        rel, inverse = self.canonical_relation(relation)
         if inverse:
             rows = self._conn().execute("SELECT DISTINCT subject FROM edges WHERE object = ? AND relation = ?",
                                         (curie, rel))
@@ -285,10 +302,15 @@ class KnowledgeGraph:
 
     # ---------------------------------------------------------------------------------------------
     def resolve(self, ref: str) -> list[str]:
-        """A CURIE (if in the graph) or a name -> candidate CURIEs."""
+        """A CURIE (if in the graph, or an id the graph cross-references, e.g. a drug's DrugBank or
+        ChEMBL id) or a name -> candidate CURIEs."""
         ref = ref.strip()
-        if _CURIE.match(ref) and self.entity(ref) is not None:
-            return [ref]
+        if _CURIE.match(ref):
+            if self.entity(ref) is not None:
+                return [ref]
+            via = self.neighbors(ref, "xref_of")
+            if via:
+                return via
         return [e.curie for e in self.link(ref)]
 
     def verify(self, subject: str, relation: str, obj: str, *, true_path: bool = False) -> Verdict:
@@ -299,7 +321,7 @@ class KnowledgeGraph:
         ``OMIM:219700``'s annotations). ``is_a`` holds transitively. With ``true_path`` an annotation
         also supports every ``is_a`` ancestor of its object (HPO's true-path rule).
         """
-        rel, inverse = canonical_relation(relation)
+        rel, inverse = self.canonical_relation(relation)
         subs, objs = self.resolve(subject), self.resolve(obj)
         if inverse:
             subs, objs = objs, subs
@@ -394,7 +416,7 @@ class KnowledgeGraph:
     # ---------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         c = self._conn()
-        return {"path": str(self.path), "sources": self.sources,
+        return {"path": str(self.path), "sources": self.sources, "licences": self.licences,
                 "entities": dict(c.execute("SELECT type, COUNT(*) FROM entities GROUP BY type ORDER BY type")),
                 "edges": dict(c.execute("SELECT relation, COUNT(*) FROM edges GROUP BY relation ORDER BY relation")),
                 "built_at": self._meta.get("built_at"), "build_seconds": float(self._meta.get("build_seconds", 0))}

