@@ -3,7 +3,8 @@
 A check is ``{"id": <verifier id>, "kwargs": {...}}``. The ids are those of the maintained IFEval and IFBench
 verifiers of the ``if-verifiable`` package (e.g. ``length_constraints:number_words``,
 ``count:word_count_range``) plus ``balancedbio:sections`` (our own: each ``Name:`` header at a line start,
-in order). This module only knows the vocabulary (so :meth:`balancedbio.rows.Row.parse` can reject an
+in order) and ``balancedbio:management`` (our own: the drugs a ``Management:`` section recommends, against
+those the graph supports or refutes; :mod:`balancedbio.scoring.management`). This module only knows the vocabulary (so :meth:`balancedbio.rows.Row.parse` can reject an
 unknown id); judging a response is :mod:`balancedbio.scoring.instructions`.
 
 The verifiers need NLTK's English Punkt tables (sentence counting). They come from the
@@ -25,13 +26,15 @@ from typing import Any
 
 from balancedbio.errors import DataError
 
-__all__ = ["SECTIONS_ID", "OWN_VERIFIERS", "ensure_nltk_data", "missing_nltk_data", "verifier_registry",
+__all__ = ["SECTIONS_ID", "MANAGEMENT_ID", "OWN_VERIFIERS", "ensure_nltk_data", "missing_nltk_data", "verifier_registry",
            "NEEDS_NLTK", "unavailable_verifiers",
            "kwarg_names", "check_fields", "validate_checks"]
 
 #: Our own verifier ids (no maintained verifier checks them) -> keyword arguments.
 SECTIONS_ID = "balancedbio:sections"
-OWN_VERIFIERS: dict[str, tuple[str, ...]] = {SECTIONS_ID: ("names",)}
+#: the integration rows' drug check: the Management section against the drugs the graph supports / refutes
+MANAGEMENT_ID = "balancedbio:management"
+OWN_VERIFIERS: dict[str, tuple[str, ...]] = {SECTIONS_ID: ("names",), MANAGEMENT_ID: ("supported", "refuted")}
 _PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab")
 #: IFBench verifiers that need an NLTK resource beyond Punkt (no package on PyPI ships it) -> that resource.
 NEEDS_NLTK: dict[str, str] = {"ratio:stop_words": "stopwords", "words:start_verb": "averaged_perceptron_tagger_eng"}

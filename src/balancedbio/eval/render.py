@@ -33,10 +33,10 @@ _HEADLINE_DOC = {
     "expertise": "MMLU-medical micro accuracy",
     "reasoning": "final-answer accuracy (synthetic test)",
     "instruction": "prompt-level strict accuracy",
-    "integration": "mean score: 0.3 format + 0.7 diagnosis",
+    "integration": "mean score: 0.3 format + 0.5 diagnosis + 0.2 management (0.7 diagnosis without drugs)",
 }
 _SYNTH_METRIC = {"reasoning": "final-answer accuracy", "instruction": "prompt-level strict accuracy",
-                 "integration": "mean score (0.3 format + 0.7 diagnosis)"}
+                 "integration": "mean score (0.3 format + 0.5 diagnosis + 0.2 management)"}
 _RADAR_MIN = 0.1  # a radar reads only when >= 3 axes reach this
 
 

@@ -5,7 +5,8 @@ A check is ``{"id": <verifier id>, "kwargs": {...}}``: the instruction ids and k
 IFBench (Pyatkin et al.; e.g. ``count:word_count_range {min_words, max_words}``), verified by the
 ``if-verifiable`` package's instruction classes. One id is ours, because no verifier checks it:
 ``balancedbio:sections {names}`` (each ``Name:`` header at a line start, in that order; the integration
-rows' format). Synth rows, the GRPO instruction reward and the IFEval/IFBench evaluation all go through
+rows' format); ``balancedbio:management {supported, refuted}`` (followed when the ``Management:`` section
+recommends drugs the graph supports and none it refutes: :mod:`balancedbio.scoring.management`). Synth rows, the GRPO instruction reward and the IFEval/IFBench evaluation all go through
 :func:`instruction_results`, so they speak one language.
 
 Strict and loose follow the official IFEval evaluation: strict passes when the response is non-blank and
@@ -32,7 +33,9 @@ from typing import Any
 
 from balancedbio.errors import DataError
 from balancedbio.scoring.answers import parse_sections
+from balancedbio.scoring.management import management_score
 from balancedbio.verifiers import (
+    MANAGEMENT_ID,
     OWN_VERIFIERS,
     SECTIONS_ID,
     check_fields,
@@ -56,6 +59,8 @@ def loose_variants(response: str) -> list[str]:
 
 def _verifier(cid: str, kwargs: Mapping[str, Any], prompt: str) -> Any:
     source, cls = verifier_registry()[cid]
+    if cid == MANAGEMENT_ID:
+        return _Management(kwargs)
     if cls is None:
         names = list(kwargs["names"])
         return _Sections(names)
@@ -65,6 +70,16 @@ def _verifier(cid: str, kwargs: Mapping[str, Any], prompt: str) -> Any:
     if args and "prompt" in args:
         inst.build_description(prompt=prompt)
     return inst
+
+
+class _Management:
+    """Followed when the Management section gets full marks (:func:`balancedbio.scoring.management.management_score`)."""
+
+    def __init__(self, kwargs: Mapping[str, Any]):
+        self.kwargs = kwargs
+
+    def check_following(self, value: str) -> bool:
+        return management_score(value, self.kwargs) == 1.0
 
 
 class _Sections:

@@ -16,8 +16,12 @@ scorer is not public):
                   strict and loose. ``value`` = fraction of checks passed
                   strictly (instruction-level); ``correct`` = all passed strictly (prompt-level).
 * ``integration`` ``format_ok`` = the required sections parse in order; ``correct`` = the gold diagnosis
-                  (or an alias) appears in the ``Diagnosis:`` section. ``value = 0.3*format_ok +
-                  0.7*correct``; ``instructions`` = the row's checks (strict).
+                  (or an alias) appears in the ``Diagnosis:`` section; ``management`` = the drugs the
+                  ``Management:`` section recommends against those the graph supports / refutes for the
+                  disease (the row's ``balancedbio:management`` check; :mod:`balancedbio.scoring.management`).
+                  ``value = 0.3*format_ok + 0.5*correct + 0.2*management``; a row without a management check
+                  (a graph without drugs, older data) keeps ``0.3*format_ok + 0.7*correct``;
+                  ``instructions`` = the row's checks (strict).
 
 Example::
 
@@ -43,11 +47,18 @@ from balancedbio.scoring.answers import (
     parse_sections,
 )
 from balancedbio.scoring.instructions import SECTIONS_ID, instruction_results
+from balancedbio.scoring.management import MANAGEMENT_SECTION, management_score, section_text
+from balancedbio.verifiers import MANAGEMENT_ID
 
-__all__ = ["ScoreResult", "score", "CAPABILITIES", "INTEGRATION_SECTIONS", "INTEGRATION_FORMAT_WEIGHT"]
+__all__ = ["ScoreResult", "score", "CAPABILITIES", "INTEGRATION_SECTIONS", "INTEGRATION_FORMAT_WEIGHT",
+           "INTEGRATION_MANAGEMENT_WEIGHT", "INTEGRATION_DIAGNOSIS_WEIGHT"]
 
 INTEGRATION_SECTIONS = ("Differential", "Work-up", "Diagnosis", "Management")
-INTEGRATION_FORMAT_WEIGHT = 0.3  # weight of section validity in the integration value; the rest is the diagnosis
+INTEGRATION_FORMAT_WEIGHT = 0.3  # weight of section validity in the integration value
+# rows with a management check: 0.3 format + 0.5 diagnosis + 0.2 management (the drugs in Management);
+# rows without one: 0.3 format + 0.7 diagnosis
+INTEGRATION_MANAGEMENT_WEIGHT = 0.2
+INTEGRATION_DIAGNOSIS_WEIGHT = 0.5
 
 
 @dataclass
@@ -147,9 +158,19 @@ def _score_integration(row: Mapping[str, Any], completion: str) -> ScoreResult:
     fmt = sections is not None
     checks = row.get("checks") or []
     strict = [st for st, _ in instruction_results(completion, checks, prompt=_prompt_text(row))] if checks else []
-    value = INTEGRATION_FORMAT_WEIGHT * fmt + (1 - INTEGRATION_FORMAT_WEIGHT) * ok
+    mgmt_kwargs = next((c.get("kwargs") or {} for c in checks if c.get("id") == MANAGEMENT_ID), None)
+    details: dict[str, Any] = {"pred": diagnosis or None, "sections": sections}
+    if mgmt_kwargs is None:
+        value = INTEGRATION_FORMAT_WEIGHT * fmt + (1 - INTEGRATION_FORMAT_WEIGHT) * ok
+    else:
+        mgmt_name = next((n for n in names if normalize_answer(n) == "management"), MANAGEMENT_SECTION)
+        body = (sections or {}).get(mgmt_name) if sections is not None else section_text(completion, mgmt_name)
+        mgmt = management_score(completion, mgmt_kwargs, section=body or "")
+        details["management"] = mgmt
+        value = (INTEGRATION_FORMAT_WEIGHT * fmt + INTEGRATION_DIAGNOSIS_WEIGHT * ok
+                 + INTEGRATION_MANAGEMENT_WEIGHT * mgmt)
     return ScoreResult("integration", value, correct=float(ok), format_ok=float(fmt), instructions=strict,
-                       details={"pred": diagnosis or None, "sections": sections})
+                       details=details)
 
 
 _DISPATCH = {"expertise": _score_expertise, "reasoning": _score_reasoning,

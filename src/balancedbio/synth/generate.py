@@ -50,12 +50,13 @@ from balancedbio.synth.instructions import INSTRUCTION
 from balancedbio.synth.item import MCQ_SUFFIX, STEP_SUFFIX, Item, format_choices
 from balancedbio.synth.pools import Closures, Pools
 from balancedbio.synth.templates import EXPERTISE, REASONING
+from balancedbio.synth.templates_therapy import EXPERTISE_THERAPY, REASONING_THERAPY
 from balancedbio.synth.validate import Validator
 from balancedbio.synth.workflow import INTEGRATION
 
 log = logging.getLogger(__name__)
-TEMPLATES = {"expertise": EXPERTISE, "reasoning": REASONING, "instruction": INSTRUCTION,
-             "integration": INTEGRATION}
+TEMPLATES = {"expertise": EXPERTISE + EXPERTISE_THERAPY, "reasoning": REASONING + REASONING_THERAPY,
+             "instruction": INSTRUCTION, "integration": INTEGRATION}
 FORMAT_VERSION = "1"
 
 

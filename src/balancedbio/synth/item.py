@@ -34,6 +34,10 @@ class Item:
     mentions: list[tuple[str, str]] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)          # diseases and genes (for the split audit)
     seed_answer: str = ""                                       # the answer text the seed fact implies
+    # edge attributes stated (``evidence``) or denied (``evidence_negatives``): (fact, key, value), e.g. the
+    # severity of an interaction; the validator reads them from the stored edges' evidence
+    evidence: list[tuple[dict[str, str], str, str]] = field(default_factory=list)
+    evidence_negatives: list[tuple[dict[str, str], str, str]] = field(default_factory=list)
 
 
 def fact(subject: str, relation: str, obj: str, source: str) -> dict[str, str]:

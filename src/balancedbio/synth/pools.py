@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass, field
 
 from balancedbio.knowledge.graph import KnowledgeGraph
+from balancedbio.synth.pools_therapy import TherapyPools
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 SIDES = ("train", "test")
@@ -48,11 +49,14 @@ class Pools:
     pheno_pool: list[str] = field(default_factory=list)                 # phenotypes of seed diseases
     pheno_diseases: dict[str, list[str]] = field(default_factory=dict)   # HP -> seed diseases with it
     icd_blocks: dict[str, str] = field(default_factory=dict)             # ICD-10-CM block -> title
+    therapy: TherapyPools = field(default_factory=TherapyPools)          # drugs, targets, pathways, anatomy
+    seed: int = 0
+    test_fraction: float = 0.0
 
     # ---------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, graph: KnowledgeGraph, *, seed: int, test_fraction: float, min_phenotypes: int = 3) -> Pools:
-        p = cls(graph)
+        p = cls(graph, seed=seed, test_fraction=test_fraction)
         c = graph._conn()
         phenotypic = {r[0] for r in c.execute(
             "WITH RECURSIVE down(c) AS (SELECT ? UNION SELECT e.subject FROM edges e JOIN down "
@@ -122,9 +126,28 @@ class Pools:
                 "disease_inh": [d for d in ds if len(p.inheritance.get(d, [])) == 1],
                 "gene": gs,
             }
+        p.therapy = th = TherapyPools.load(graph, gene_symbol=p.gene_symbol, clusters=p.cluster,
+                                           diseases=set(p.disease_name))
+        # therapy seeds per side: genes keep their disease's side, drugs and anatomy terms their own hash
+        for s in SIDES:
+            def on(xs, s=s):
+                return [x for x in sorted(xs) if p.entity_side(x) == s]
+
+            p.by_side[s].update({
+                "target_gene": on(th.targeted_by), "pathway_gene": on(th.pathways),
+                "target_pathway_gene": on(set(th.targeted_by) & set(th.pathways)),
+                "role_drug": on(th.roles), "atc_drug": on(th.classes), "interacting_drug": on(th.interactions),
+                "part_anatomy": on(th.wholes),
+            })
         return p
 
     # ---------------------------------------------------------------------------------------------
+    def entity_side(self, curie: str) -> str:
+        """The split side of a disease or gene (genes: that of their first disease); any other entity (a gene
+        known only as a drug target, a drug, an anatomy term) by the hash of its own CURIE."""
+        got = self.side.get(curie)
+        return got if got is not None else side_of(curie, self.seed, self.test_fraction)
+
     def genes_on_side(self, disease: str, side: str) -> list[str]:
         return [g for g in self.genes.get(disease, []) if self.side.get(g) == side]
 
@@ -150,6 +173,17 @@ def _aliases(graph: KnowledgeGraph, disease: str, cluster: str | None) -> list[s
     return out
 
 
+def anatomy_ancestors(graph: KnowledgeGraph, curies: list[str]) -> set[str]:
+    """The ``part_of`` / ``is_a`` ancestors of ``curies`` taken together (UBERON mixes the two), without them."""
+    out: set[str] = set()
+    frontier = set(curies)
+    while frontier:
+        nxt = graph.ancestors_of_many(sorted(frontier), "part_of") | graph.ancestors_of_many(sorted(frontier), "is_a")
+        frontier = nxt - out
+        out |= nxt
+    return out - set(curies)
+
+
 class Closures:
     """Cached is_a closures used to keep distractors clearly false (bounded by the graph's size)."""
 
@@ -165,6 +199,15 @@ class Closures:
             ann = self.pools.phenotypes.get(disease, []) + self.pools.inheritance.get(disease, [])
             got = frozenset(ann) | frozenset(self.pools.graph.ancestors_of_many(ann))
             self._down[disease] = got
+        return got
+
+    def anatomy_up(self, curie: str) -> frozenset[str]:
+        """Everything ``curie`` is (transitively) part of or a kind of, mixing ``part_of`` and ``is_a``."""
+        key = "anatomy:" + curie
+        got = self._up.get(key)
+        if got is None:
+            got = frozenset(anatomy_ancestors(self.pools.graph, [curie]))
+            self._up[key] = got
         return got
 
     def up(self, curie: str) -> frozenset[str]:

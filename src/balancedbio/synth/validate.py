@@ -7,9 +7,12 @@ Every example, whatever wrote it, passes these checks or is dropped with the fir
                        option text; short: the text itself)
 ``entity_unlinked``    a name written into the text does not link back to its CURIE in the graph
 ``entity_missing``     a seed entity's name no longer appears in the prompt or response (LLM rewrites)
-``fact_unsupported``   a stated fact is not supported by the graph
-``distractor_true``    a fact the example implies to be false (a distractor, an excluded differential)
-                       is supported by the graph, directly or by the HPO true-path rule
+``fact_unsupported``   a stated fact (or a stated edge attribute, e.g. a severity) is not supported by the graph
+``distractor_true``    a fact the example implies to be false (a distractor, an excluded differential, a drug
+                       the Management section counts as wrong) is supported by the graph, directly, by the HPO
+                       true-path rule, through a ChEBI role's / ATC class's ``is_a`` ancestors, or (anatomy)
+                       through the ``part_of`` / ``is_a`` ancestors of the stated structure; or an edge
+                       attribute the example denies (an interaction's severity) is the recorded one
 ``reference_fails``    the reference answer does not get full marks from the shared scorer
                        (:func:`balancedbio.scoring.score`): wrong letter, missing ``Answer:`` line,
                        a constraint the response breaks, a section missing
@@ -27,6 +30,7 @@ from balancedbio.rows import ROW_KEYS, Row
 from balancedbio.scoring import score
 from balancedbio.scoring.facts import check_claims
 from balancedbio.synth.item import Item
+from balancedbio.synth.pools import anatomy_ancestors
 
 
 class Validator:
@@ -50,7 +54,18 @@ class Validator:
         if self.supported(f):
             return False
         rel, s, o = f["relation"], f["subject"], f["object"]
-        if rel in ("has_phenotype", "has_inheritance"):
+        if rel in ("part_of", "located_in"):
+            # anatomy: a structure that contains a stated one (part_of / is_a, transitively) is no distractor
+            key = (s, rel)
+            closure = self._closure.get(key)
+            if closure is None:
+                direct = self.graph.neighbors(s, rel)
+                closure = frozenset(direct) | frozenset(anatomy_ancestors(self.graph, direct))
+                if rel == "part_of":
+                    closure |= anatomy_ancestors(self.graph, [s])
+                self._closure[key] = closure
+            return o not in closure
+        if rel in ("has_phenotype", "has_inheritance", "has_role", "in_class"):
             key = (s, rel)
             closure = self._closure.get(key)
             if closure is None:
@@ -59,6 +74,12 @@ class Validator:
                 self._closure[key] = closure
             return o not in closure
         return True
+
+    def attribute(self, f: dict[str, str], key: str) -> set[str]:
+        """The values of evidence attribute ``key`` on the stored edges of ``f`` (e.g. an interaction's severity)."""
+        rel, inverse = canonical_relation(f["relation"])
+        s, o = (f["object"], f["subject"]) if inverse else (f["subject"], f["object"])
+        return {str(e["evidence"][key]) for e in self.graph.edges(s, rel, o) if key in e["evidence"]}
 
     def links(self, name: str, curie: str) -> bool:
         got = self._links.get(name)
@@ -99,6 +120,14 @@ class Validator:
         for f in item.negatives:
             self.checked_negatives += 1
             if not self.refuted(f):
+                return "distractor_true"
+        for f, key, value in item.evidence:
+            self.checked_facts += 1
+            if value not in self.attribute(f, key):
+                return "fact_unsupported"
+        for f, key, value in item.evidence_negatives:
+            self.checked_negatives += 1
+            if value in self.attribute(f, key):
                 return "distractor_true"
         if score(row, row["messages"][1]["content"]).value < 1.0:
             return "reference_fails"

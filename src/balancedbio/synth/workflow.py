@@ -10,8 +10,14 @@ abstract gives no details, so the workflow below is our design and every step is
 4. work-up           genetic testing for the associated gene(s); assessment by the organ systems involved
                      (phenotype ``is_a`` an HPO organ-system class)
 5. diagnosis         the seed disease (the row's ``answer``; aliases are its synonyms)
-6. management        referral to the specialties of the organ systems involved, genetic counselling
-                     when the disease is inherited, and the ICD-10-CM code for documentation
+6. management        the drugs the graph gives for the disease (:mod:`balancedbio.synth.workflow_management`):
+                     indicated drugs (``indicated_for``) when the graph has them, otherwise drugs whose
+                     target is the product of the disease's gene, stated as such; contraindicated drugs and
+                     an interacting drug to avoid; or, when the graph has none, a sentence saying so. Then
+                     referral to the specialties of the organ systems involved, genetic counselling when
+                     the disease is inherited, and the ICD-10-CM code for documentation. The drugs are
+                     facts (validated) and the row's ``balancedbio:management`` check, which the scorer
+                     uses to judge a completion's Management section (:mod:`balancedbio.scoring.management`)
 
 The answer format is fixed: sections ``Differential:``, ``Work-up:``, ``Diagnosis:``, ``Management:``.
 """
@@ -24,6 +30,7 @@ from balancedbio.scoring.instructions import SECTIONS_ID
 from balancedbio.synth.item import Item, fact, join_names
 from balancedbio.synth.pools import Closures, Pools
 from balancedbio.synth.templates import INHERITANCE_MODES, lc_first
+from balancedbio.synth.workflow_management import management_plan
 
 STAGES = ("presentation", "history", "differential", "work-up", "diagnosis", "management")
 SECTIONS = ["Differential", "Work-up", "Diagnosis", "Management"]
@@ -128,7 +135,11 @@ def clinical_vignette(rng: random.Random, p: Pools, cl: Closures, side: str) -> 
              for s in systems]) + " involvement")
     if not work:
         work.append("targeted clinical and laboratory assessment of each finding")
-    mgmt = []
+    plan = management_plan(rng, p, d, genes)
+    facts += plan.facts
+    negatives += plan.negatives
+    mentions += plan.mentions
+    mgmt = list(plan.clauses)
     specialties = sorted({SYSTEM_SPECIALTY[s] for s in systems})
     if specialties:
         mgmt.append(f"referral to {join_names(specialties)}")
@@ -136,14 +147,12 @@ def clinical_vignette(rng: random.Random, p: Pools, cl: Closures, side: str) -> 
         mgmt.append("genetic counselling for the family")
     if codes:
         mgmt.append(f"document the diagnosis as ICD-10-CM {codes[0].split(':', 1)[1]}")
-    if not mgmt:
-        mgmt.append("multidisciplinary follow-up of each affected system")
     response = (f"Differential: {diff_txt}.\nWork-up: {'; '.join(work)}.\nDiagnosis: {dn}.\n"
                 f"Management: {'; '.join(mgmt)}.")
     item = Item("integration", "clinical_vignette", prompt, response, answer=dn,
                 aliases=[a for a in p.aliases(d) if a.lower() != dn.lower()], answer_type="short",
-                checks=[SECTIONS_CHECK], facts=facts, negatives=negatives, mentions=mentions, entities=entities,
-                seed_answer=dn)
+                checks=[SECTIONS_CHECK] + ([plan.check] if plan.check else []), facts=facts, negatives=negatives, mentions=mentions, entities=entities,
+                seed_answer=dn, evidence=plan.evidence)
     return item
 
 

@@ -1,0 +1,98 @@
+"""The integration vignette's Management from the graph: indicated drugs, target drugs, or a statement of none."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from balancedbio.scoring import parse_sections, score
+from balancedbio.scoring.management import management_score
+from balancedbio.synth.generate import SynthConfig, to_row
+from balancedbio.synth.pools import Closures, Pools
+from balancedbio.synth.validate import Validator
+from balancedbio.synth.workflow import clinical_vignette
+from balancedbio.synth.workflow_management import management_plan
+from balancedbio.verifiers import MANAGEMENT_ID
+
+WILSON, HEMOPHILIA_A, CYSTIC_FIBROSIS, MARFAN = "OMIM:277900", "OMIM:306700", "OMIM:219700", "OMIM:154700"
+
+
+@pytest.fixture(scope="module")
+def pools(therapy_graph):
+    return Pools.load(therapy_graph, seed=0, test_fraction=0.0)
+
+
+def _plan(pools, disease):
+    return management_plan(random.Random(0), pools, disease, pools.genes.get(disease, []))
+
+
+def _supported_names(plan):
+    return [names[0] for names in plan.check["kwargs"]["supported"]]
+
+
+def test_indicated_drugs_come_from_indicated_for_edges_through_the_mondo_cluster(pools, therapy_graph):
+    plan = _plan(pools, WILSON)
+    assert plan.clauses[0] == "indicated drugs: penicillamine and trientine"
+    assert {(f["subject"], f["relation"], f["object"]) for f in plan.facts} == {
+        ("CHEBI:7959", "indicated_for", "MONDO:0010200"), ("CHEBI:39501", "indicated_for", "MONDO:0010200")}
+    assert _supported_names(plan) == ["penicillamine", "trientine"]
+    for f in plan.facts:
+        assert therapy_graph.verify(f["subject"], f["relation"], f["object"]).supported
+
+
+def test_without_indications_the_drugs_targeting_the_gene_product_are_stated_as_such(pools):
+    plan = _plan(pools, CYSTIC_FIBROSIS)
+    assert plan.clauses[0] == "drugs targeting the product of CFTR: ivacaftor and lumacaftor"
+    assert not any("indicated" in c for c in plan.clauses)
+    assert {f["relation"] for f in plan.facts} == {"targets", "interacts_with"}
+    # the interaction with the first drug named, severity checked against the edge
+    assert plan.clauses[1] == "avoid combining ivacaftor with ketoconazole (recorded interaction, severity: not recommended)"
+    assert plan.evidence and plan.evidence[0][1:] == ("severity", "not recommended")
+
+
+def test_contraindicated_drugs_are_avoided_and_refuted(pools):
+    plan = _plan(pools, HEMOPHILIA_A)
+    assert plan.clauses == ["indicated drugs: emicizumab", "avoid aspirin and warfarin (contraindicated in Hemophilia A)"]
+    refuted = [names[0] for names in plan.check["kwargs"]["refuted"]]
+    assert {"aspirin", "warfarin"} <= set(refuted) and len(refuted) == 5      # + three distractor drugs
+
+
+def test_when_the_graph_has_no_drug_the_section_says_so(pools):
+    plan = _plan(pools, MARFAN)
+    assert plan.clauses == ["no drug in the knowledge graph is indicated for Marfan syndrome or targets the "
+                            "product of FBN1"]
+    assert plan.facts == [] and plan.check["kwargs"]["supported"] == []
+    assert len(plan.check["kwargs"]["refuted"]) == 3
+
+
+def test_vignettes_carry_validated_management_and_score_full_marks(therapy_graph, pools):
+    closures, validator = Closures(pools), Validator(therapy_graph)
+    seen = 0
+    for i in range(60):
+        item = clinical_vignette(random.Random(i), pools, closures, "train")
+        if item is None:
+            continue
+        row = to_row(item, i, SynthConfig(), "train", therapy_graph.sources, "template")
+        assert validator.check(item, row) is None
+        check = next(c for c in row["checks"] if c["id"] == MANAGEMENT_ID)
+        body = parse_sections(row["messages"][1]["content"], ["Differential", "Work-up", "Diagnosis", "Management"])
+        assert management_score(row["messages"][1]["content"], check["kwargs"]) == 1.0
+        assert score(row, row["messages"][1]["content"]).details["management"] == 1.0
+        if check["kwargs"]["supported"]:
+            # swapping the supported drugs for a refuted one lowers the score
+            wrong = check["kwargs"]["refuted"][0][0]
+            text = row["messages"][1]["content"].replace(body["Management"], f"start {wrong}.")
+            assert score(row, text).value == pytest.approx(0.8)
+        else:
+            assert "no drug in the knowledge graph" in body["Management"]
+        seen += 1
+    assert seen >= 5
+
+
+def test_a_graph_without_drugs_states_none_and_adds_no_check(bare_graph):
+    pools = Pools.load(bare_graph, seed=0, test_fraction=0.0)
+    closures = Closures(pools)
+    item = next(x for x in (clinical_vignette(random.Random(i), pools, closures, "train") for i in range(40)) if x)
+    assert [c["id"] for c in item.checks] == ["balancedbio:sections"]
+    assert "no drug in the knowledge graph is indicated for" in item.response.split("Management:")[1]
