@@ -68,10 +68,15 @@ class LLMConfig:
     url: str = option("", "openai: base URL of an OpenAI-compatible server, e.g. http://localhost:8000/v1.")
     api_key_env: str = option("OPENAI_API_KEY", "Environment variable holding the API key (never logged).")
     timeout_s: float = option(60.0, "Seconds to wait for one endpoint answer.", min=0.1)
-    retries: int = option(2, "Retries after a timeout or connection error before giving up.", min=0)
+    retries: int = option(2, "Retries (exponential backoff) after a timeout, a dropped connection, a 429 or a 5xx "
+                          "answer before giving up.", min=0)
     max_new_tokens: int = option(256, "Tokens the LLM may write per rewrite.", min=8)
     temperature: float = option(0.7, "Sampling temperature (0 = greedy).", min=0.0)
     fraction: float = option(1.0, "Share of items sent to the LLM; the rest stay template text.", min=0.0, max=1.0)
+    role: str = option("rewrite", "rewrite: the LLM rephrases template items; teacher (backend openai): the LLM writes "
+                       "each item from a graph seed, the graph fixes the answer (synth/teacher.py).",
+                       choices=("rewrite", "teacher"))
+    concurrency: int = option(4, "teacher: requests in flight at once (a vLLM server batches them).", min=1, max=1024)
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ def _check_config(cfg: SynthConfig) -> None:
                         f"(known: {', '.join(TEMPLATES)})")
     if not any(w > 0 for w in cfg.mix.values()):
         raise DataError("synth config: key 'mix': at least one capability needs a positive weight")
+    if cfg.llm.role == "teacher" and cfg.backend != "openai":
+        raise DataError("synth config: key 'llm.role': the teacher needs backend=openai (an OpenAI-compatible server)")
 
 
 def to_row(item: Item, index: int, cfg: SynthConfig, split: str, sources: dict[str, str],
@@ -189,9 +196,14 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
                         "'balancedbio kg build' (source hpo)")
     closures, validator = Closures(pools), Validator(graph)
     sources = graph.sources
+    teacher = None
+    if cfg.backend == "openai" and cfg.llm.role == "teacher":
+        from balancedbio.synth.teacher import open_teacher_client
+
+        teacher = open_teacher_client(cfg.llm)             # probe: a dead server fails before any file exists
 
     already = _prepare_work(work, chash, resume, gen_dir=_gen_dir(cfg, work))
-    rewriter = _make_rewriter(cfg, work) if cfg.backend != "template" else None
+    rewriter = _make_rewriter(cfg, work) if cfg.backend != "template" and teacher is None else None
     generator = "template" if rewriter is None else f"template+{cfg.backend}:{cfg.llm.model}"
     counts = {"train": {c: 0 for c in TEMPLATES}, "test": {c: 0 for c in TEMPLATES}}
     drops: dict[str, int] = {}
@@ -202,12 +214,20 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
     gen_dir = _gen_dir(cfg, work)
     files = {s: open(gen_dir / f"{s}.jsonl", "a", encoding="utf-8") for s in ("train", "test")}
     schedule = capability_schedule({c: cfg.mix.get(c, 0.0) for c in TEMPLATES})
+    if teacher is not None:
+        from balancedbio.synth.teacher import TeacherStream, attach_cache
+
+        generator = f"teacher:{cfg.llm.model}"
+        attach_cache(teacher, work)
+        teacher = TeacherStream(cfg, teacher, pools, closures, validator, weights={c: cfg.mix.get(c, 0.0)
+                                for c in TEMPLATES}, drops=drops, seen=seen,
+                                to_row=lambda item, slot, side: to_row(item, slot, cfg, side, sources, generator))
     t_gen = time.perf_counter()
     try:
         for slot in range(cfg.num_examples):
             cap = next(schedule)
-            row = None
-            for attempt in range(cfg.max_attempts):
+            row = teacher.row_for(slot, cap) if teacher is not None else None
+            for attempt in range(cfg.max_attempts if teacher is None else 0):
                 rng = random.Random((cfg.seed * 1_000_003 + slot) * 1_009 + attempt)
                 side = "test" if rng.random() < cfg.test_fraction else "train"
                 templates = TEMPLATES[cap]
@@ -252,6 +272,8 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
     finally:
         for fh in files.values():
             fh.close()
+        if teacher is not None:
+            teacher.close()
     for split in ("train", "test"):
         if replayed[split] < already[split]:
             raise DataError(f"{gen_dir / (split + '.jsonl')}: holds {already[split]} rows but the settings make "

@@ -17,15 +17,9 @@ Example (a vLLM server)::
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
-from balancedbio.errors import ModelError
+from balancedbio.synth.cache import PromptCache
 
 REWRITE_INSTRUCTION = (
     "Rewrite the following medical text in different words for a medical exam. Keep every disease, "
@@ -44,19 +38,8 @@ class Rewriter:
 
     def __init__(self, cache_path: Path | None = None):
         self.cache_path = cache_path
-        self.cache: dict[str, str] = {}
-        if cache_path is not None and cache_path.exists():
-            data = cache_path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                with open(cache_path, "r+b") as fh:     # cut a torn last line so the next append starts clean
-                    fh.truncate(data.rfind(b"\n") + 1)
-            with open(cache_path, encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        rec = json.loads(line)
-                        self.cache[rec["key"]] = rec["text"]
-                    except (json.JSONDecodeError, KeyError):
-                        continue      # a torn last line from an interrupted run
+        self._cache = PromptCache(cache_path)
+        self.cache = self._cache.data
         self.calls = 0
 
     def rewrite(self, text: str, *, seed: int) -> str:
@@ -67,10 +50,7 @@ class Rewriter:
         self.calls += 1
         if not out or len(out) > 4 * len(text) + 200:
             raise LLMError("malformed")
-        self.cache[key] = out
-        if self.cache_path is not None:
-            with open(self.cache_path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"key": key, "text": out}, ensure_ascii=False) + "\n")
+        self._cache.put(key, out)
         return out
 
     def _generate(self, prompt: str, *, seed: int) -> str:  # pragma: no cover - abstract
@@ -107,49 +87,20 @@ class HFRewriter(Rewriter):
 
 
 class OpenAIRewriter(Rewriter):
-    """Any OpenAI-compatible ``/chat/completions`` endpoint (vLLM, llama.cpp server, a hosted API)."""
+    """Any OpenAI-compatible ``/chat/completions`` endpoint (vLLM, llama.cpp server, a hosted API), through
+    :class:`~balancedbio.synth.client.ChatClient` (retries with backoff, per-request timeout)."""
 
     name = "openai"
 
     def __init__(self, url: str, model: str, *, api_key_env: str, timeout_s: float, retries: int,
                  max_new_tokens: int, temperature: float, cache_path=None):
         super().__init__(cache_path)
-        if not url:
-            raise ModelError("backend 'openai' needs llm.url (e.g. http://localhost:8000/v1)")
-        base = url.rstrip("/")
-        self.endpoint = base if base.endswith("/chat/completions") else base + "/chat/completions"
-        self.model, self.timeout_s, self.retries = model, timeout_s, retries
+        from balancedbio.synth.client import ChatClient
+
+        self.client = ChatClient(url, model, api_key_env=api_key_env, timeout_s=timeout_s, retries=retries)
+        self.endpoint, self.model = self.client.endpoint, model
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
-        self._key = os.environ.get(api_key_env, "") if api_key_env else ""
 
     def _generate(self, prompt: str, *, seed: int) -> str:
-        body = json.dumps({"model": self.model, "messages": [{"role": "user", "content": prompt}],
-                           "max_tokens": self.max_new_tokens, "temperature": self.temperature,
-                           "seed": seed}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
-        last = ""
-        for attempt in range(self.retries + 1):
-            req = urllib.request.Request(self.endpoint, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                    raw = resp.read()
-                break
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}"
-                if exc.code in (400, 401, 403, 404):
-                    raise ModelError(f"LLM endpoint {self.endpoint} answered {last}; check llm.url, llm.model "
-                                     "and the API key variable") from None
-            except TimeoutError:
-                last = f"timed out after {self.timeout_s:g}s"
-            except urllib.error.URLError as exc:
-                last = f"unreachable ({exc.reason})"
-            time.sleep(min(2 ** attempt * 0.5, 5))
-        else:
-            raise ModelError(f"LLM endpoint {self.endpoint} {last} ({self.retries + 1} tries)")
-        try:
-            data: Any = json.loads(raw)
-            return str(data["choices"][0]["message"]["content"])
-        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
-            raise LLMError("malformed") from None
+        return self.client.submit([{"role": "user", "content": prompt}], seed=seed, max_tokens=self.max_new_tokens,
+                                  temperature=self.temperature).result()
