@@ -9,16 +9,29 @@ Disease-level edges (``indicated_for``, ``contraindicated_for``, ``off_label_for
 disease itself or its MONDO cluster (imported graphs such as PrimeKG key diseases by MONDO); they are
 indexed per seed disease together with the CURIE the edge names, so the fact a template records is the
 stored edge.
+
+Only drugs with a plain name (:func:`plain_drug_name`: no IUPAC-style or code names) are seeds or
+distractors, and only ChEBI roles under ``drug`` (pharmacological classes), ``inhibitor``, ``agonist`` or
+``antagonist`` (:data:`MECHANISM_ROOTS`) are asked about, so questions read like pharmacology, not chemistry.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 
 from balancedbio.knowledge.graph import KnowledgeGraph
 
 DRUG_LEVEL = ("indicated_for", "contraindicated_for", "off_label_for")
+# ChEBI roles that say what a drug does or is used for (its pharmacological classes under 'drug', and
+# inhibitors / agonists / antagonists); metabolite, contaminant and chemical roles are not asked about
+MECHANISM_ROOTS = frozenset({"CHEBI:23888", "CHEBI:35222", "CHEBI:48705", "CHEBI:48706"})
+_CHEMICAL_NAME = re.compile(r"[0-9()\[\],;]")
+
+
+def plain_drug_name(name: str) -> bool:
+    """A name a clinician would write (no IUPAC-style or code names such as 'AG-702', none in capitals only)."""
+    return 3 <= len(name) <= 40 and not _CHEMICAL_NAME.search(name) and not name.isupper()
 
 
 @dataclass
@@ -43,10 +56,11 @@ class TherapyPools:
     #                       relation -> seed disease -> [(drug, the disease CURIE the edge names)]
     drug_pool: list[str] = field(default_factory=list)                    # drugs with a name, sorted
     target_drugs: list[str] = field(default_factory=list)                 # drugs with a target, sorted
+    interacting_drugs: list[str] = field(default_factory=list)            # drugs with an interaction, sorted
     role_pool: list[str] = field(default_factory=list)                    # roles some drug has
     atc_pool: list[str] = field(default_factory=list)                     # ATC classes some drug is in
     pathway_pool: list[str] = field(default_factory=list)
-    anatomy_pool: list[str] = field(default_factory=list)                 # anatomy with a part_of edge
+    anatomy_pool: list[str] = field(default_factory=list)                 # structures something is part of
     wholes: dict[str, list[str]] = field(default_factory=dict)            # anatomy -> what it is part of
     severities: list[str] = field(default_factory=list)                   # interaction severities recorded
 
@@ -69,7 +83,8 @@ class TherapyPools:
         """Index ``graph``'s therapy layer; ``clusters`` maps seed diseases to their MONDO id."""
         t = cls(graph)
         c = graph._conn()
-        t.drug_name = {k: v for k, v in c.execute("SELECT curie, name FROM entities WHERE type = 'drug'") if v}
+        t.drug_name = {k: v for k, v in c.execute("SELECT curie, name FROM entities WHERE type = 'drug'")
+                       if v and plain_drug_name(v)}
 
         def pairs(relation: str):
             return c.execute("SELECT DISTINCT subject, object FROM edges WHERE relation = ? ORDER BY subject, object",
@@ -79,7 +94,8 @@ class TherapyPools:
             if s in t.drug_name and o in gene_symbol and o not in t.targets.get(s, []):
                 t.targets.setdefault(s, []).append(o)
                 t.targeted_by.setdefault(o, []).append(s)
-        t.role_name = dict(c.execute("SELECT curie, name FROM entities WHERE type = 'role'"))
+        t.role_name = {r: n for r, n in c.execute("SELECT curie, name FROM entities WHERE type = 'role'")
+                       if r in MECHANISM_ROOTS or graph.ancestors(r) & MECHANISM_ROOTS}
         for s, o in pairs("has_role"):
             if s in t.drug_name and o in t.role_name and o not in t.roles.get(s, []):
                 t.roles.setdefault(s, []).append(o)
@@ -87,11 +103,10 @@ class TherapyPools:
         for s, o in pairs("in_class"):
             if s in t.drug_name and o in t.atc_name and o not in t.classes.get(s, []):
                 t.classes.setdefault(s, []).append(o)
-        for s, o, ev in c.execute("SELECT subject, object, evidence FROM edges WHERE relation = 'interacts_with' "
-                                  "ORDER BY subject, object, evidence"):
+        for s, o, sev in c.execute("SELECT subject, object, json_extract(evidence, '$.severity') FROM edges "
+                                   "WHERE relation = 'interacts_with' ORDER BY subject, object, evidence"):
             if s in t.drug_name and o in t.drug_name and s != o and o not in t.interactions.get(s, {}):
-                severity = str((json.loads(ev) if ev else {}).get("severity") or "").strip()
-                t.interactions.setdefault(s, {})[o] = severity
+                t.interactions.setdefault(s, {})[o] = str(sev or "").strip()
         t.pathway_name = dict(c.execute("SELECT curie, name FROM entities WHERE type = 'pathway'"))
         for s, o in pairs("gene_in_pathway"):
             if s in gene_symbol and o in t.pathway_name and o not in t.pathways.get(s, []):
@@ -119,10 +134,11 @@ class TherapyPools:
             t.by_disease[rel] = got
         t.drug_pool = sorted(t.drug_name)
         t.target_drugs = sorted(t.targets)
+        t.interacting_drugs = sorted(t.interactions)
         t.role_pool = sorted({r for rs in t.roles.values() for r in rs})
         t.atc_pool = sorted({a for cs in t.classes.values() for a in cs})
         t.pathway_pool = sorted({p for ps in t.pathways.values() for p in ps})
-        t.anatomy_pool = sorted({a for pair in t.part_of for a in pair})
+        t.anatomy_pool = sorted({whole for _, whole in t.part_of})
         for a, whole in t.part_of:
             t.wholes.setdefault(a, []).append(whole)
         t.severities = sorted({v for vs in t.interactions.values() for v in vs.values() if v})

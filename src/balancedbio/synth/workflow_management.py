@@ -142,7 +142,7 @@ def management_plan(rng: random.Random, p: Pools, disease: str, genes: list[str]
     gene_set = set(p.genes.get(disease, []))
     objs = sorted({disease, p.cluster.get(disease, disease)} | {o for _, o in indicated + off_label + contra})
     taken = {normalize_answer(n) for x in supported[:MAX_SUPPORTED] for n in drug_names(p, x)}
-    pool = t.target_drugs or t.drug_pool
+    pool = t.target_drugs or t.interacting_drugs or t.drug_pool     # medicines first, not allergens or foods
     distractors = sample_distinct(
         rng, pool, 3, known,
         accept=lambda x: not (set(t.targets.get(x, [])) & gene_set)
