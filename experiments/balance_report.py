@@ -1,0 +1,166 @@
+"""balance.json and the Pareto plot, rebuilt from the finished (arm, seed, measure) files of a run.
+
+Per arm and metric: ``score`` (mean over items of the item's mean over the arm's seeds), ``ci`` (percentile
+bootstrap, :func:`balancedbio.report.bootstrap_ci`), ``n`` (items), ``delta_vs_base`` and ``delta_ci``
+(paired bootstrap over the items both have, :func:`balancedbio.report.paired_bootstrap_delta`), and the
+same per seed. The intervals resample items with the trained weights fixed: they do not include the
+variance between training seeds, which the per-seed entries show.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from balance_power import power_table
+
+from balancedbio.atomic import atomic_path, write_json
+from balancedbio.report import bootstrap_ci, paired_bootstrap_delta
+
+# metric -> (measure file, what a higher value means)
+METRICS = {
+    "mmlu_medical": "mmlu", "ifeval_prompt_strict": "ifeval", "ifeval_prompt_loose": "ifeval",
+    "ifeval_inst_strict": "ifeval", "ifeval_inst_loose": "ifeval", "synth_expertise": "synth",
+    "synth_reasoning": "synth", "synth_instruction": "synth", "synth_integration": "synth",
+    "hallucination": "synth", "knowledge_heldout": "knowledge",
+}
+LOWER_IS_BETTER = {"hallucination"}
+DOMAIN = ("knowledge_heldout", "synth_expertise", "synth_reasoning", "synth_integration")
+GENERAL = ("mmlu_medical", "ifeval_prompt_strict")
+TARGETS = {"mmlu_medical": 0.03, "ifeval_prompt_strict": 0.03, **{m: 0.05 for m in METRICS if m.startswith("synth_")},
+           "knowledge_heldout": 0.05, "hallucination": 0.05}
+
+
+def _load(run_dir: Path, label: str, measure: str) -> dict[str, Any] | None:
+    path = run_dir / "results" / label / f"{measure}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _nan(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def _clean(x: Any) -> Any:
+    """NaN -> None, so the file is strict JSON."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def _stat(items: dict[str, float], base: dict[str, float] | None, n_boot: int) -> dict[str, Any]:
+    vals = list(items.values())
+    lo, hi = bootstrap_ci(vals, n_boot=n_boot, seed=0)
+    out: dict[str, Any] = {"score": sum(vals) / len(vals), "ci": [_nan(lo), _nan(hi)], "n": len(vals),
+                           "delta_vs_base": None, "delta_ci": None}
+    if base is not None:
+        common = sorted(set(items) & set(base))
+        if common:
+            d, dlo, dhi = paired_bootstrap_delta([items[i] for i in common], [base[i] for i in common],
+                                                 n_boot=n_boot, seed=0)
+            out.update(delta_vs_base=d, delta_ci=[_nan(dlo), _nan(dhi)], n_paired=len(common))
+    return out
+
+
+def _composite(entries: list[dict[str, Any] | None]) -> tuple[float, float] | None:
+    """Mean of the metrics' deltas and its 95% half-width (metrics on disjoint items: variances add)."""
+    got = [e for e in entries if e and e.get("delta_vs_base") is not None and e.get("delta_ci") and None not in e["delta_ci"]]
+    if len(got) != len(entries) or not got:
+        return None
+    mean = sum(e["delta_vs_base"] for e in got) / len(got)
+    half = math.sqrt(sum(((e["delta_ci"][1] - e["delta_ci"][0]) / 2) ** 2 for e in got)) / len(got)
+    return mean, half
+
+
+def pareto_plot(results: dict[str, Any], dest: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    for k, (arm, res) in enumerate(results.items()):
+        if arm == "base":
+            continue
+        for seed, per in (res.get("per_seed") or {}).items():
+            x = _composite([per.get(m) for m in DOMAIN])
+            y = _composite([per.get(m) for m in GENERAL])
+            if x is None or y is None:
+                continue
+            ax.errorbar([x[0]], [y[0]], xerr=[x[1]], yerr=[y[1]], fmt="o", color=f"C{k}", capsize=3,
+                        label=f"{arm} (seed {seed})")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel("domain gain vs base: mean delta of " + ", ".join(DOMAIN), fontsize=7)
+    ax.set_ylabel("general retention vs base: mean delta of " + ", ".join(GENERAL), fontsize=7)
+    ax.set_title("balance: up-right dominates (95% CI whiskers)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    measures = list(cfg.measures)
+    metrics = [m for m, f in METRICS.items() if f in measures]
+    base_items = {m: (_load(run_dir, "base", METRICS[m]) or {}).get("items", {}).get(m) for m in metrics}
+    results: dict[str, Any] = {}
+    missing: list[str] = [f"base/{f}" for f in measures if _load(run_dir, "base", f) is None]
+    pilot_pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {m: [] for m in metrics}
+    results["base"] = {m: _stat(base_items[m], None, cfg.bootstrap) for m in metrics if base_items[m]}
+    for arm in [a for a in cfg.arms if a != "base"]:
+        per_seed: dict[str, dict[str, Any]] = {}
+        pooled: dict[str, dict[str, list[float]]] = {}
+        for seed in cfg.seeds:
+            label = f"{arm}-s{seed}"
+            per_seed[str(seed)] = {}
+            for f in measures:
+                blob = _load(run_dir, label, f)
+                if blob is None:
+                    missing.append(f"{label}/{f}")
+                    continue
+                for m in [m for m in metrics if METRICS[m] == f]:
+                    items = blob["items"].get(m)
+                    if not items:
+                        continue
+                    per_seed[str(seed)][m] = _stat(items, base_items[m], cfg.bootstrap)
+                    if base_items[m]:
+                        pilot_pairs[m].append((items, base_items[m]))
+                    for i, v in items.items():
+                        pooled.setdefault(m, {}).setdefault(i, []).append(v)
+        entry: dict[str, Any] = {}
+        for m, by_item in pooled.items():
+            full = {i: sum(v) / len(v) for i, v in by_item.items()}
+            entry[m] = {**_stat(full, base_items[m], cfg.bootstrap), "seeds": sorted(
+                s for s, p in per_seed.items() if m in p)}
+        entry["per_seed"] = per_seed
+        results[arm] = entry
+    planned = {"mmlu_medical": 1099, "ifeval_prompt_strict": cfg.ifeval_prompts,
+               "ifeval_prompt_loose": cfg.ifeval_prompts, "knowledge_heldout": cfg.knowledge_facts,
+               **{m: cfg.synth_per_capability for m in metrics if m.startswith("synth_")},
+               "hallucination": 2 * cfg.synth_per_capability}
+    available = {"mmlu_medical": 1099, "ifeval_prompt_strict": 541, "ifeval_prompt_loose": 541}
+    power = power_table({m: p for m, p in pilot_pairs.items() if not m.startswith("ifeval_inst")},
+                        planned, TARGETS, available)
+    report = {"experiment": "balance", "issue": 19, "partial": bool(missing), "missing": missing,
+              "metrics": {m: ("lower is better" if m in LOWER_IS_BETTER else "higher is better") for m in metrics},
+              "seeds": list(cfg.seeds), "arms": ["base", *[a for a in cfg.arms if a != "base"]],
+              "results": results,
+              "power": {"method": "paired normal approximation (McNemar for 0/1 items), two-sided alpha 0.05, "
+                                  "power 0.8; sd of the paired differences from this run's arm-vs-base pairs "
+                                  "(largest over pairs); one-seed (conservative) figure",
+                        "targets": TARGETS, "measures": power},
+              **meta}
+    write_json(out, _clean(report))
+    pareto_plot(results, out.with_suffix(".png"))
+    return report

@@ -1,0 +1,103 @@
+"""Smoke run of experiments/balance.py: base + NLL on a tiny random model, the toy graph, tiny sizes.
+
+Checks the results schema of issue 19 and that a run interrupted in the middle of an arm's measures,
+then rerun, reuses every finished piece and ends with exactly the results of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "experiments"))
+
+import balance  # noqa: E402
+import balance_measures  # noqa: E402
+
+IFEVAL_ROWS = [  # IFEval's input format; instructions whose verifiers need no NLTK data
+    {"key": 1, "prompt": "Say hello without commas.", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]},
+    {"key": 2, "prompt": "Answer in lowercase.", "instruction_id_list": ["change_case:english_lowercase"],
+     "kwargs": [{}]},
+    {"key": 3, "prompt": "Wrap your answer in double quotes.", "instruction_id_list": ["startend:quotation"],
+     "kwargs": [{}]},
+    {"key": 4, "prompt": "End with 'Is there anything else?'", "instruction_id_list": ["startend:end_checker"],
+     "kwargs": [{"end_phrase": "Is there anything else?"}]},
+]
+
+
+def _args(tmp: Path, model: Path, ifeval: Path) -> list[str]:
+    return [f"output_root={tmp}", "name=smoke", f"model={model}", "arms=[base,nll]", "seeds=[0]",
+            "kg={toy: true}", "synth={num_examples: 40, test_fraction: 0.3}", "knowledge_facts=8",
+            "mmlu_limit=1", f"ifeval_input={ifeval}", "ifeval_prompts=3", "ifeval_max_new_tokens=6",
+            "synth_per_capability=2", "synth_max_new_tokens=6", "bootstrap=50",
+            "sft={model: {use_lora: false}, train: {max_steps: 2, batch_size: 2, grad_accum: 1, max_length: 96, "
+            "gradient_checkpointing: false, report_to: [none], save_steps: 1, warmup_ratio: 0}}"]
+
+
+@pytest.mark.slow
+def test_balance_smoke_schema_and_resume(tmp_path, tiny_model_dir, monkeypatch):
+    ifeval = tmp_path / "input_data.jsonl"
+    ifeval.write_text("".join(json.dumps(r) + "\n" for r in IFEVAL_ROWS))
+    args = _args(tmp_path, tiny_model_dir, ifeval)
+    out = tmp_path / "balance.json"
+
+    # interrupted: the trained arm's knowledge measure dies after its other measures are written
+    real = balance_measures.knowledge
+    calls = []
+
+    def dies_on_second_model(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(balance_measures, "knowledge", dies_on_second_model)
+    with pytest.raises(KeyboardInterrupt):
+        balance.main(["--output", str(out), *args])
+    assert not out.exists()
+    res = tmp_path / "smoke" / "results"
+    assert (res / "base" / "knowledge.json").is_file()          # base finished every measure
+    assert (res / "nll-s0" / "synth.json").is_file() and not (res / "nll-s0" / "knowledge.json").exists()
+    stamps = {p: p.stat().st_mtime_ns for p in res.rglob("*.json")}
+    subset = (tmp_path / "smoke" / "data" / "ifeval_subset.jsonl").read_text()
+
+    monkeypatch.setattr(balance_measures, "knowledge", real)
+    assert balance.main(["--output", str(out), *args]) == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # finished pieces were reused, not redone
+    assert (tmp_path / "smoke" / "data" / "ifeval_subset.jsonl").read_text() == subset
+    report = json.loads(out.read_text())
+    assert report["partial"] is False and report["missing"] == []
+    assert out.with_suffix(".png").stat().st_size > 0
+    for key in ("config", "seeds", "git_commit", "machine", "wall_clock_s_this_sitting", "power"):
+        assert key in report
+    assert report["data"]["ifeval_subset"]["keys"] and len(report["data"]["ifeval_subset"]["keys"]) == 3
+    nll = report["results"]["nll"]
+    for metric in ("mmlu_medical", "ifeval_prompt_strict", "ifeval_inst_loose", "synth_expertise",
+                   "synth_reasoning", "synth_instruction", "synth_integration", "hallucination", "knowledge_heldout"):
+        entry = nll[metric]
+        assert set(entry) >= {"score", "ci", "n", "delta_vs_base", "delta_ci"}, metric
+        assert entry["n"] > 0 and len(entry["ci"]) == 2 and len(entry["delta_ci"]) == 2
+        assert 0.0 <= entry["score"] <= 1.0
+        assert entry["delta_vs_base"] == pytest.approx(entry["score"] - report["results"]["base"][metric]["score"])
+    assert nll["mmlu_medical"]["n"] == 6 and nll["knowledge_heldout"]["n"] == 8
+    assert nll["synth_expertise"]["n"] == 2 and nll["per_seed"]["0"]["mmlu_medical"]["n"] == 6
+
+    # an uninterrupted run in a fresh directory gives the same numbers
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    out2 = fresh / "balance.json"
+    assert balance.main(["--output", str(out2), *_args(fresh, tiny_model_dir, ifeval)]) == 0
+    assert json.loads(out2.read_text())["results"] == report["results"]
+
+
+def test_balance_bad_config_is_one_line(tmp_path, capsys):
+    assert balance.main([f"output_root={tmp_path}", "ifeval_input=", "measures=[mmlu,ifeval]"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ifeval_input" in err[0]
+    assert balance.main([f"output_root={tmp_path}", "measures=[mmlu]", "sft={train: {lr: oops}}"]) == 2
+    assert "sft.train.lr" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing written before the config is valid
