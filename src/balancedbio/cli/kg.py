@@ -7,9 +7,16 @@
     balancedbio kg stats                              # JSON counts, sources and versions
     balancedbio kg check "Cystic fibrosis is caused by variants in CFTR."   # JSON fact report
 
+Sources: hpo, mondo, doid, go, mesh, hgnc, icd10cm, drugs, uberon, ansm (the default), drug2cell (opt-in:
+non-commercial licence, built only when named), and imports appended to the list: primekg:PATH (PrimeKG's
+kg.csv; plain primekg reads the release fetched with --allow-download) and kgx:DIR (a KGX *_nodes.tsv /
+*_edges.tsv pair). kg build prints each source's licence on stderr and stores them in the graph's meta.
+
 SUBJECT/OBJECT are CURIEs (OMIM:219700, HP:0002110, HGNC:1884, ICD10CM:E84) or names ("cystic fibrosis").
-Relations: has_phenotype, has_inheritance, associated_with_gene, has_icd10cm, is_a, part_of, xref and
-their inverses (phenotype_of, gene_associated_with, icd10cm_of, has_subclass, ...).
+Relations: has_phenotype, has_inheritance, associated_with_gene, has_icd10cm, is_a, part_of, xref,
+targets, has_role, in_class, interacts_with, gene_in_pathway, located_in, indicated_for,
+contraindicated_for, off_label_for, has_side_effect, their inverses (phenotype_of, targeted_by, ...) and
+any relation an imported graph stored under its own name.
 verify exits 0 when the graph supports the triple, 1 when it does not (an entity that is not in the
 graph included: the answer is still a JSON verdict), 2 on bad input (unknown relation, an empty
 argument, no graph) with one line on stderr and no JSON.
@@ -35,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--dest", default=None, help="graph directory (default: $BALANCEDBIO_HOME/kg)")
     b.add_argument("--toy", action="store_true", help="write the small packaged toy graph instead")
     b.add_argument("--dry-run", action="store_true", help="check the sources and destination, build nothing")
+    b.add_argument("--allow-download", action="store_true",
+                   help="fetch PrimeKG's release for --sources ...,primekg (offline by default)")
     b.set_defaults(func=_build)
     for name, fn, helptext in (("verify", _verify, "does the graph support SUBJECT RELATION OBJECT?"),
                                ("link", _link, "entities whose name or synonym is NAME"),
@@ -79,6 +88,7 @@ def _build(args: argparse.Namespace) -> int:
 
         names = None if args.toy else parse_sources(args.sources)
         dest = Path(args.dest) if args.dest else default_graph_dir()
+        _check_import_paths(names or [], args.allow_download)
         plan = DryRun("kg build")
         plan.output_dir(dest)
         exists = (dest / GRAPH_FILE).exists()
@@ -96,13 +106,28 @@ def _build(args: argparse.Namespace) -> int:
             print(f"balancedbio kg build: {dest / GRAPH_FILE} exists; use --force to rebuild", file=sys.stderr)
             _print(KnowledgeGraph.open(dest).stats())
             return 0
-        path = build_graph(dest, sources=names, force=True)
+        path = build_graph(dest, sources=names, force=True, allow_download=args.allow_download)
     stats = KnowledgeGraph.open(path).stats()
     stats["wall_seconds"] = round(time.perf_counter() - t, 2)
     for name, licence in stats["licences"].items():
         print(f"balancedbio kg build: {name}: {licence}", file=sys.stderr)
     _print(stats)
     return 0
+
+
+def _check_import_paths(names: list[str], allow_download: bool) -> None:
+    """The files an import names exist (a dry run reads no rows)."""
+    from pathlib import Path
+
+    from balancedbio.errors import DataError
+    from balancedbio.knowledge.fetch import cached_primekg
+
+    for spec in names:
+        kind, _, arg = spec.partition(":")
+        if kind in ("primekg", "kgx") and arg and not Path(arg).expanduser().exists():
+            raise DataError(f"{arg}: {kind} import not found")
+        if kind == "primekg" and not arg and cached_primekg() is None and not allow_download:
+            raise DataError("PrimeKG is not in the cache: name the file (primekg:PATH) or pass --allow-download")
 
 
 def _verify(args: argparse.Namespace) -> int:

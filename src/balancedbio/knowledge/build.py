@@ -30,28 +30,55 @@ from balancedbio.knowledge.graph import (
     default_graph_dir,
     normalize_name,
 )
+from balancedbio.knowledge.importers import read_kgx, read_primekg
 from balancedbio.knowledge.sources import LICENCES, OPT_IN, READERS, SourceData
 from balancedbio.progress import phase
 
 log = logging.getLogger(__name__)
 ALL_SOURCES = tuple(READERS)
 KNOWN = ALL_SOURCES + tuple(OPT_IN)
+IMPORTERS = {"primekg": read_primekg, "kgx": read_kgx}
+
+
+def _is_import(spec: str) -> bool:
+    return spec.partition(":")[0] in IMPORTERS
 
 
 def parse_sources(sources: str | Iterable[str] | None) -> list[str]:
     """``"hpo,mondo"`` or a list -> validated source names (default: every non-opt-in source, in order).
 
-    Opt-in sources (``drug2cell``: non-commercial licence) are read only when named.
+    Opt-in sources (``drug2cell``: non-commercial licence) are read only when named. Imports are named
+    ``primekg:PATH`` (or ``primekg``: the fetched release) and ``kgx:DIR``; they come last, in the order given.
     """
     if sources is None:
         return list(ALL_SOURCES)
     names = [s.strip() for s in (sources.split(",") if isinstance(sources, str) else sources) if s.strip()]
-    unknown = [s for s in names if s not in KNOWN]
+    unknown = [s for s in names if s not in KNOWN and not _is_import(s)]
     if unknown:
-        raise DataError(f"unknown knowledge source(s) {', '.join(unknown)} (known: {', '.join(KNOWN)})")
+        raise DataError(f"unknown knowledge source(s) {', '.join(unknown)} (known: {', '.join(KNOWN)}, "
+                        "primekg[:PATH], kgx:DIR)")
     if not names:
         raise DataError(f"no knowledge source given (known: {', '.join(KNOWN)})")
-    return [s for s in KNOWN if s in names]
+    bad = [s for s in names if s.partition(":")[0] == "kgx" and not s.partition(":")[2]]
+    if bad:
+        raise DataError("kgx needs its folder: --sources ...,kgx:DIR")
+    return [s for s in KNOWN if s in names] + list(dict.fromkeys(s for s in names if _is_import(s)))
+
+
+def prepare_import(spec: str, allow_download: bool = False) -> SourceData:
+    """Locate and check one import (every row: bad input fails here, before any source is read)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "primekg" and not arg:
+        from balancedbio.knowledge.fetch import cached_primekg, fetch_primekg
+
+        path = cached_primekg()
+        if path is None:
+            if not allow_download:
+                raise DataError("PrimeKG is not in the cache: name the file (--sources ...,primekg:PATH) or "
+                                "pass --allow-download to fetch the release")
+            path = fetch_primekg()
+        arg = str(path)
+    return IMPORTERS[kind](Path(arg).expanduser())
 
 
 def licences(names: Iterable[str]) -> dict[str, str]:
@@ -79,10 +106,9 @@ def write_graph(path: Path, datasets: Iterable[SourceData], *, extra_meta: dict[
                 versions[data.name] = data.version
                 if data.name not in licences_seen:
                     licences_seen[data.name] = LICENCES.get(data.name, "unknown: see the source's own terms")
-                _insert(conn, data, seen)
-                relations.update(e.relation for e in data.edges)
+                n_edges = _insert(conn, data, seen, relations)
                 log.info("kg: %s (%s): %d entities, %d edges", data.name, data.version, len(data.entities),
-                         len(data.edges))
+                         n_edges)
             phase(f"kg: indexing {len(seen)} entities into {path.name}")
             conn.executescript(INDEXES)
             meta = {"schema_version": SCHEMA_VERSION, "sources": json.dumps(versions, sort_keys=True),
@@ -100,7 +126,11 @@ def write_graph(path: Path, datasets: Iterable[SourceData], *, extra_meta: dict[
     return path
 
 
-def _insert(conn: sqlite3.Connection, data: SourceData, seen: set[str]) -> None:
+def _insert(conn: sqlite3.Connection, data: SourceData, seen: set[str], relations: set[str]) -> int:
+    """Insert one source's rows; ``data.edges`` may be any iterable (importers stream theirs).
+
+    Adds the relation names met to ``relations``; returns the number of edges inserted.
+    """
     ents, names = [], []
     for e in data.entities:
         if e.curie in seen:
@@ -113,13 +143,22 @@ def _insert(conn: sqlite3.Connection, data: SourceData, seen: set[str]) -> None:
         names += [(n, e.curie, 0) for n in {normalize_name(s) for s in e.synonyms} - {pref} if n]
     conn.executemany("INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?, ?)", ents)
     conn.executemany("INSERT INTO names VALUES (?, ?, ?)", names)
-    conn.executemany("INSERT INTO edges VALUES (?, ?, ?, ?, ?)",
-                     ((d.subject, d.relation, d.object, d.source,
-                       json.dumps(d.evidence, sort_keys=True) if d.evidence else None) for d in data.edges))
+    count = 0
+
+    def rows():
+        nonlocal count
+        for d in data.edges:
+            count += 1
+            relations.add(d.relation)
+            yield (d.subject, d.relation, d.object, d.source,
+                   json.dumps(d.evidence, sort_keys=True) if d.evidence else None)
+
+    conn.executemany("INSERT INTO edges VALUES (?, ?, ?, ?, ?)", rows())
+    return count
 
 
 def build_graph(dest: str | os.PathLike | None = None, sources: str | Iterable[str] | None = None,
-                force: bool = False) -> Path:
+                force: bool = False, allow_download: bool = False) -> Path:
     """Build the graph from ``sources`` (default all) into ``dest`` (a directory; default the user cache).
 
     Returns the path of ``graph.sqlite``. An existing graph is kept unless ``force``.
@@ -131,11 +170,16 @@ def build_graph(dest: str | os.PathLike | None = None, sources: str | Iterable[s
         log.info("kg: %s exists; use force=True (--force) to rebuild", path)
         return path
 
+    imports = {}
+    for spec in (s for s in names if _is_import(s)):
+        phase(f"kg: checking {spec}")
+        imports[spec] = prepare_import(spec, allow_download)
+
     def read_all():
         for i, name in enumerate(names, 1):
             t = time.perf_counter()
             phase(f"kg: reading {name} ({i}/{len(names)})")
-            data = _reader(name)()
+            data = imports[name] if name in imports else _reader(name)()
             log.info("kg: read %s in %.1fs", name, time.perf_counter() - t)
             yield data
 

