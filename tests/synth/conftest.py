@@ -28,7 +28,7 @@ DRUGS = {  # curie -> (name, synonyms)
     "CHEBI:2663": ("amiodarone", ("Cordarone",)), "CHEBI:7959": ("penicillamine", ("Cuprimine",)),
     "CHEBI:39501": ("trientine", ("Syprine",)), "CHEBI:44423": ("hydroxyurea", ("hydroxycarbamide",)),
     "CHEBI:135923": ("migalastat", ("Galafold",)), "CHEBI:50381": ("miglustat", ("Zavesca",)),
-    "DRUGBANK:DB13923": ("emicizumab", ("Hemlibra",)),
+    "DRUGBANK:DB13923": ("emicizumab", ("Hemlibra",)), "CHEBI:31690": ("imatinib mesylate", ()),
 }
 GENES = {"HGNC:5006": "HMGCR", "HGNC:12524": "UGCG", "HGNC:10451": "RRM1", "HGNC:6251": "KCNH2",
          "HGNC:76": "ABL1", "HGNC:6342": "KIT", "HGNC:2649": "CYP51A1", "HGNC:23663": "VKORC1",
@@ -38,7 +38,7 @@ TARGETS = [("CHEBI:66901", "HGNC:1884"), ("CHEBI:90951", "HGNC:1884"), ("CHEBI:4
            ("CHEBI:10033", "HGNC:23663"), ("CHEBI:15365", "HGNC:9604"), ("CHEBI:15365", "HGNC:9605"),
            ("CHEBI:39548", "HGNC:5006"), ("CHEBI:9150", "HGNC:5006"), ("CHEBI:47519", "HGNC:2649"),
            ("CHEBI:2663", "HGNC:6251"), ("CHEBI:44423", "HGNC:10451"), ("CHEBI:135923", "HGNC:4296"),
-           ("CHEBI:50381", "HGNC:12524")]
+           ("CHEBI:50381", "HGNC:12524"), ("CHEBI:31690", "HGNC:76")]     # a salt form, targeting ABL1 only
 ROLES = {"CHEBI:50906": ("role", None), "CHEBI:23888": ("drug", "CHEBI:50906"),
          "CHEBI:35222": ("inhibitor", "CHEBI:50906"), "CHEBI:38637": ("tyrosine kinase inhibitor", "CHEBI:35222"),
          "CHEBI:35664": ("hydroxymethylglutaryl-CoA reductase inhibitor", "CHEBI:35222"),

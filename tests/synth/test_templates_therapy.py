@@ -96,3 +96,22 @@ def test_anatomy_closure_refutes_only_what_is_not_contained(therapy):
                               "source": "test"})
     assert not validator.refuted({"subject": "CHEBI:45783", "relation": "has_role", "object": "CHEBI:35222",
                                   "source": "test"})      # imatinib: tyrosine kinase inhibitor is_a inhibitor
+
+
+def test_a_salt_form_of_the_answer_is_never_a_distractor(therapy):
+    _, pools, closures, _ = therapy
+    from balancedbio.synth.templates_therapy import target_drug_mcq
+
+    kit = [it for it in _items(target_drug_mcq, pools, closures, n=200) if it.seed_answer == "imatinib"]
+    assert kit                                           # KIT's drug is imatinib; the mesylate targets ABL1 only
+    for item in kit:
+        assert "imatinib mesylate" not in item.choices.values()
+
+
+def test_atc_classes_named_by_their_code_are_shown_as_the_code():
+    from types import SimpleNamespace
+
+    from balancedbio.synth.templates_therapy import _atc_label
+
+    t = SimpleNamespace(atc_name={"ATC:L01": "ATC L01", "ATC:B01": "Antithrombotic agents"})
+    assert _atc_label(t, "ATC:L01") == "L01" and _atc_label(t, "ATC:B01") == "B01 Antithrombotic agents"

@@ -47,6 +47,17 @@ def _distinct_names(names: dict[str, str], correct: str):
     return lambda x: names.get(x, "").lower() not in ("", low)
 
 
+def drug_stem(name: str) -> str:
+    """The first word of a drug name, lower case: 'Capmatinib' and 'Capmatinib hydrochloride' share it."""
+    return name.split(" ", 1)[0].lower()
+
+
+def _other_drug(names: dict[str, str], correct: str):
+    """Accepts a distractor drug that is not the answer under another name or salt form."""
+    stem = drug_stem(names[correct])
+    return lambda x: x in names and drug_stem(names[x]) != stem
+
+
 def _finish(item: Item, rng: random.Random, correct: str, options: list[str], prompt: str, response: str,
             suffix: str = MCQ_SUFFIX) -> Item | None:
     if _mcq(item, rng, correct, options) is None:
@@ -82,7 +93,7 @@ def target_drug_mcq(rng: random.Random, p: Pools, cl: Closures, side: str) -> It
     if g is None:
         return None
     d = _pick(rng, t.targeted_by[g])
-    dis = sample_distinct(rng, t.target_drugs, 3, set(t.targeted_by[g]), accept=_distinct_names(t.drug_name, d))
+    dis = sample_distinct(rng, t.target_drugs, 3, set(t.targeted_by[g]), accept=_other_drug(t.drug_name, d))
     dn, gs = t.drug_name[d], p.gene_symbol[g]
     item = Item("expertise", "target_drug_mcq", "", "", facts=[fact(d, "targets", g, t.source(d, "targets", g))],
                 negatives=[fact(x, "targets", g, "graph") for x in dis],
@@ -127,7 +138,10 @@ def drug_mechanism_mcq(rng: random.Random, p: Pools, cl: Closures, side: str) ->
 
 
 def _atc_label(t, code: str) -> str:
-    return f"{code.split(':', 1)[1]} {t.atc_name[code]}"
+    """``L01 Antineoplastic agents``, or the bare code when the graph names the class by its code only."""
+    short = code.split(":", 1)[1]
+    name = t.atc_name[code]
+    return short if name.replace("ATC", "").strip() == short else f"{short} {name}"
 
 
 def drug_atc_mcq(rng: random.Random, p: Pools, cl: Closures, side: str) -> Item | None:
@@ -159,7 +173,7 @@ def drug_interaction_mcq(rng: random.Random, p: Pools, cl: Closures, side: str) 
     b = _pick(rng, partners)
     sev = t.interactions[a][b]
     dis = sample_distinct(rng, p.by_side[side]["interacting_drug"], 3, set(t.interactions[a]) | {a},
-                          accept=_distinct_names(t.drug_name, b))
+                          accept=_other_drug(t.drug_name, b))
     an, bn = t.drug_name[a], t.drug_name[b]
     f = fact(a, "interacts_with", b, t.source(a, "interacts_with", b))
     item = Item("expertise", "drug_interaction_mcq", "", "", facts=[f],
@@ -262,7 +276,7 @@ def phenotypes_to_drug(rng: random.Random, p: Pools, cl: Closures, side: str) ->
 
     own = set().union(*(t.targeted_by[x] for x in p.genes[d] if x in t.targeted_by))
     dis = sample_distinct(rng, t.target_drugs, 3, own, accept=lambda x: unrelated(x)
-                          and _distinct_names(t.drug_name, drug)(x))
+                          and _other_drug(t.drug_name, drug)(x))
     dn, gs, drn = p.disease_name[d], p.gene_symbol[g], t.drug_name[drug]
     names = [p.pheno_name[h] for h in phs]
     item = Item("reasoning", "phenotypes_to_drug", "", "",

@@ -32,6 +32,7 @@ from typing import Any
 from balancedbio.scoring.answers import normalize_answer
 from balancedbio.synth.item import fact, join_names, sample_distinct
 from balancedbio.synth.pools import Pools
+from balancedbio.synth.templates_therapy import drug_stem
 from balancedbio.verifiers import MANAGEMENT_ID
 
 MAX_LISTED = 4              # drugs written per treat / avoid clause
@@ -53,6 +54,18 @@ class ManagementPlan:
 
 def _by_name(p: Pools, drugs) -> list[str]:
     return sorted(dict.fromkeys(drugs), key=lambda x: (p.therapy.drug_name[x].lower(), x))
+
+
+def _one_per_stem(p: Pools, drugs: list[str]) -> list[str]:
+    """One drug per first word (no 'Capmatinib and Capmatinib hydrochloride'), in order."""
+    seen: set[str] = set()
+    out = []
+    for x in drugs:
+        stem = drug_stem(p.therapy.drug_name[x])
+        if stem not in seen:
+            seen.add(stem)
+            out.append(x)
+    return out
 
 
 def drug_names(p: Pools, drug: str) -> list[str]:
@@ -89,13 +102,13 @@ def management_plan(rng: random.Random, p: Pools, disease: str, genes: list[str]
     listed: list[str] = []
     if indicated:
         obj = dict(indicated)
-        listed = _by_name(p, obj)[:MAX_LISTED]
+        listed = _one_per_stem(p, _by_name(p, obj))[:MAX_LISTED]
         for x in listed:
             state(x, "indicated_for", obj[x])
         plan.clauses.append(f"indicated drugs: {join_names([name[x] for x in listed])}")
         if off_label:
             obj_off = dict(off_label)
-            extra = [x for x in _by_name(p, obj_off) if x not in obj][:2]
+            extra = _one_per_stem(p, [x for x in _by_name(p, obj_off) if x not in obj])[:2]
             for x in extra:
                 state(x, "off_label_for", obj_off[x])
             if extra:
@@ -105,7 +118,8 @@ def management_plan(rng: random.Random, p: Pools, disease: str, genes: list[str]
     else:
         avoid = {x for x, _ in contra}
         for g in sorted(genes, key=lambda g: p.gene_symbol[g]):
-            drugs = [x for x in _by_name(p, t.targeted_by.get(g, [])) if x not in avoid][:MAX_LISTED]
+            drugs = _one_per_stem(p, [x for x in _by_name(p, t.targeted_by.get(g, []))
+                                      if x not in avoid and x not in listed])[:MAX_LISTED]
             for x in drugs:
                 state(x, "targets", g)
             if drugs:
@@ -118,7 +132,7 @@ def management_plan(rng: random.Random, p: Pools, disease: str, genes: list[str]
         plan.clauses.append(f"no drug in the knowledge graph is indicated for {dn} or targets {what}")
     if contra:
         obj = dict(contra)
-        shown = _by_name(p, obj)[:MAX_LISTED]
+        shown = _one_per_stem(p, _by_name(p, obj))[:MAX_LISTED]
         for x in shown:
             state(x, "contraindicated_for", obj[x])
         plan.clauses.append(f"avoid {join_names([name[x] for x in shown])} (contraindicated in {dn})")
@@ -142,10 +156,11 @@ def management_plan(rng: random.Random, p: Pools, disease: str, genes: list[str]
     gene_set = set(p.genes.get(disease, []))
     objs = sorted({disease, p.cluster.get(disease, disease)} | {o for _, o in indicated + off_label + contra})
     taken = {normalize_answer(n) for x in supported[:MAX_SUPPORTED] for n in drug_names(p, x)}
+    stems = {drug_stem(name[x]) for x in supported + [x for x, _ in indicated + off_label]}
     pool = t.target_drugs or t.interacting_drugs or t.drug_pool     # medicines first, not allergens or foods
     distractors = sample_distinct(
         rng, pool, 3, known,
-        accept=lambda x: not (set(t.targets.get(x, [])) & gene_set)
+        accept=lambda x: not (set(t.targets.get(x, [])) & gene_set) and drug_stem(name[x]) not in stems
         and not ({normalize_answer(n) for n in drug_names(p, x)} & taken))
     for x in distractors:
         plan.negatives += [fact(x, rel, o, "graph") for rel in ("indicated_for", "off_label_for") for o in objs]
