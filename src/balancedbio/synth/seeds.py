@@ -105,8 +105,10 @@ class SeedSampler:
         genes = p.genes_on_side(d, side)
         if len(genes) == len(p.genes.get(d, [])):                  # never a gene of the other split
             facts += [self._fact(d, "associated_with_gene", g) for g in genes[:3]]
-        for drug in self.graph.neighbors(d, "treated_by")[:3]:
-            facts.append(fact(d, "treated_by", drug, self.graph.edges(drug, "indicated_for", d)[0]["source"]))
+        for holder in dict.fromkeys([d, p.cluster.get(d, d)]):     # indications may hang on the MONDO id
+            for drug in self.graph.neighbors(holder, "treated_by")[:3]:
+                source = self.graph.edges(drug, "indicated_for", holder)[0]["source"]
+                facts.append(fact(holder, "treated_by", drug, source))
         for h in phs[:2]:
             for system in organ_systems(self.cl, h)[:1]:
                 facts.append(self._fact(h, "is_a", system))
@@ -124,9 +126,11 @@ class SeedSampler:
         if d is None:
             return None
         facts = self._disease_facts(rng, d, side, 3)
-        asked = sorted({f["relation"] for f in facts if f["subject"] == d and f["relation"] in RELATION_TEXT})
-        relation = asked[rng.randrange(len(asked))]
-        return self._seed("expertise", "disease", side, d, facts, relation=relation,
+        holders = (d, self.p.cluster.get(d, d))
+        asked = sorted({(f["relation"], f["subject"]) for f in facts
+                        if f["subject"] in holders and f["relation"] in RELATION_TEXT})
+        relation, focus = asked[rng.randrange(len(asked))]
+        return self._seed("expertise", "disease", side, focus, facts, relation=relation,
                           entities=[d] + [f["object"] for f in facts if f["relation"] == "associated_with_gene"])
 
     def _drug(self, rng: random.Random, side: str) -> Seed | None:
