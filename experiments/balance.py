@@ -125,10 +125,19 @@ def _wired(section: dict[str, Any], cls: type, wiring: dict[str, Any], prefix: s
     return obj, to_dict(obj)
 
 
+def _result(final: Path, summary_file: str) -> Any:
+    """The stage's outputs and the numbers of the recipe's own summary (loss, conflict share, ...)."""
+    from balancedbio.pipeline.context import StageResult
+
+    path = Path(final) / summary_file
+    blob = json.loads(path.read_text()) if path.is_file() else {}
+    return StageResult({"final": str(final)}, {k: v for k, v in blob.items() if isinstance(v, (int, float))})
+
+
 def train_arm(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: str, seed: int) -> dict[str, Any]:
     """Train one arm and seed as a one-stage pipeline run (manifest + resume); return its manifest."""
     from balancedbio.pipeline import PipelineConfig
-    from balancedbio.pipeline.context import StageResult, StageSpec
+    from balancedbio.pipeline.context import StageSpec
     from balancedbio.pipeline.runner import run_pipeline
     from balancedbio.train.grpo import GRPORecipeConfig, train_grpo
     from balancedbio.train.sft import SFTRecipeConfig, train_sft
@@ -141,14 +150,14 @@ def train_arm(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: str,
         wiring = {"model.name_or_path": cfg.model, "data.path": data["sft_train"], "output_dir": out / "bft",
                   "seed": seed}
         resolve = lambda ctx: _wired(ctx.cfg.bft, SFTRecipeConfig, wiring, "sft.")  # noqa: E731
-        run = lambda ctx, c: StageResult({"final": str(train_sft(c, resume=True))}, {})  # noqa: E731
+        run = lambda ctx, c: _result(train_sft(c, resume=True), "balancedbio_sft.json")  # noqa: E731
     else:
         start = train_arm(cfg, run_dir, data, spec["from"], seed)
         stage, section = "grpo", merge_dicts(cfg.grpo, {"capability_aware": spec["capability_aware"]})
         wiring = {"model.name_or_path": start["final_abs"], "data": data["synth_train"], "output_dir": out / "grpo",
                   "seed": seed}
         resolve = lambda ctx: _wired(ctx.cfg.grpo, GRPORecipeConfig, wiring, "grpo.")  # noqa: E731
-        run = lambda ctx, c: StageResult({"final": str(train_grpo(c, resume=True))}, {})  # noqa: E731
+        run = lambda ctx, c: _result(train_grpo(c, resume=True), "../grpo_summary.json")  # noqa: E731
     pcfg = from_dict(PipelineConfig, {"name": f"{arm}-s{seed}", "output_root": str(arm_root), "seed": seed,
                                       "model": cfg.model, "stages": [stage], stage: section},
                      source="balance config")
@@ -242,6 +251,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--config", help="experiment YAML (configs/experiments/balance.yaml)")
     p.add_argument("--output", help="results JSON (default <run>/balance.json); the plot is its .png")
     p.add_argument("--max-hours", type=float, default=None, help="start no new piece after this long")
+    p.add_argument("--plan", help="config of the full run: the power table is sized for it (for a pilot)")
     p.add_argument("--report-only", action="store_true", help="rewrite the JSON and plot from finished pieces")
     p.add_argument("overrides", nargs="*", help="KEY=VALUE overrides of the config")
     return p.parse_args(argv)
@@ -272,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
         cfg = load_config(BalanceConfig, args.config, args.overrides)
+        plan_cfg = load_config(BalanceConfig, args.plan) if args.plan else None
         validate(cfg)
     except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -302,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                      "ifeval_subset": (json.loads((run_dir / "data" / "ifeval_subset.json").read_text())
                                        if data["ifeval_subset"] else None)},
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    report = write_results(cfg, run_dir, out, meta)
+    report = write_results(cfg, run_dir, out, meta, plan_cfg)
     print(f"balance: wrote {out} ({'partial' if report['partial'] else 'complete'})")
     return 0
 

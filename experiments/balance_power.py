@@ -49,6 +49,20 @@ def n_needed(sd_d: float, delta: float, *, alpha: float = 0.05, power: float = 0
     return math.ceil(((_Z(1 - alpha / 2) + _Z(power)) * sd_d / delta) ** 2)
 
 
+def _independent_sd(pairs: Sequence[tuple[Mapping[str, float], Mapping[str, float]]]) -> float | None:
+    """For 0/1 items: the largest over pairs of sd(d) when arm and base err independently,
+    sqrt(pa (1 - pb) + pb (1 - pa) - (pa - pb)**2); None when the items are not 0/1."""
+    best = None
+    for a, b in pairs:
+        common = sorted(set(a) & set(b))
+        if not common or any(a[i] not in (0.0, 1.0) or b[i] not in (0.0, 1.0) for i in common):
+            return None
+        pa, pb = sum(a[i] for i in common) / len(common), sum(b[i] for i in common) / len(common)
+        sd = math.sqrt(max(pa * (1 - pb) + pb * (1 - pa) - (pa - pb) ** 2, 0.0))
+        best = sd if best is None else max(best, sd)
+    return best
+
+
 def power_table(pilot: Mapping[str, Sequence[tuple[Mapping[str, float], Mapping[str, float]]]],
                 planned_n: Mapping[str, int], targets: Mapping[str, float],
                 available_n: Mapping[str, int | None]) -> dict[str, Any]:
@@ -66,9 +80,16 @@ def power_table(pilot: Mapping[str, Sequence[tuple[Mapping[str, float], Mapping[
         planned = planned_n.get(measure, n_pilot)
         need = n_needed(sd_d, target) if target else math.nan
         pool = available_n.get(measure)
+        if sd_d == 0:  # no item moved: the pilot cannot estimate the variance
+            out[measure] = {"sd_d": 0.0, "n_pilot": n_pilot, "pilot_pairs": len(stats), "target": target,
+                            "note": "no item changed between arm and base in the pilot: variance not estimated"}
+            continue
         entry = {"sd_d": sd_d, "discordant_share": discordant, "n_pilot": n_pilot, "pilot_pairs": len(stats),
                  "mde_at_pilot_n": mde(sd_d, n_pilot), "planned_n": planned, "mde_at_planned_n": mde(sd_d, planned),
                  "target": target, "n_needed_for_target": need, "available_n": pool}
+        bound = _independent_sd(pairs)
+        if bound is not None:  # the discordance if the arm's errors were independent of base's: an upper bound
+            entry.update(sd_d_if_independent=bound, mde_at_planned_n_if_independent=mde(bound, planned))
         if target and not math.isnan(need):
             reachable = pool is None or need <= pool
             entry["target_reachable"] = reachable

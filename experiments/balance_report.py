@@ -41,6 +41,17 @@ def _load(run_dir: Path, label: str, measure: str) -> dict[str, Any] | None:
         return None
 
 
+def _training(run_dir: Path, label: str) -> dict[str, Any] | None:
+    """The arm's training stage manifest: seconds, the recipe's summary numbers, the weights' digest."""
+    for stage in ("bft", "grpo"):
+        path = run_dir / "arms" / label / "stages" / stage / "manifest.json"
+        if path.is_file():
+            m = json.loads(path.read_text())
+            return {"stage": stage, "seconds": m.get("seconds"), "summary": m.get("summary"),
+                    "fingerprint": m.get("fingerprint"), "finished": m.get("finished")}
+    return None
+
+
 def _nan(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
@@ -110,7 +121,9 @@ def pareto_plot(results: dict[str, Any], dest: Path) -> None:
     plt.close(fig)
 
 
-def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan: Any = None) -> dict[str, Any]:
+    """Aggregate the run's files into ``out`` (+ the plot). ``plan``: the config whose sizes the power
+    table is computed for (a pilot's results sized for the full run); default ``cfg``."""
     measures = list(cfg.measures)
     metrics = [m for m, f in METRICS.items() if f in measures]
     base_items = {m: (_load(run_dir, "base", METRICS[m]) or {}).get("items", {}).get(m) for m in metrics}
@@ -144,11 +157,14 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any]) -> d
             entry[m] = {**_stat(full, base_items[m], cfg.bootstrap), "seeds": sorted(
                 s for s, p in per_seed.items() if m in p)}
         entry["per_seed"] = per_seed
+        entry["training"] = {str(seed): _training(run_dir, f"{arm}-s{seed}") for seed in cfg.seeds}
         results[arm] = entry
-    planned = {"mmlu_medical": 1099, "ifeval_prompt_strict": cfg.ifeval_prompts,
-               "ifeval_prompt_loose": cfg.ifeval_prompts, "knowledge_heldout": cfg.knowledge_facts,
-               **{m: cfg.synth_per_capability for m in metrics if m.startswith("synth_")},
-               "hallucination": 2 * cfg.synth_per_capability}
+    plan = plan or cfg
+    mmlu_n = 1099 if not plan.mmlu_limit else None
+    planned = {"ifeval_prompt_strict": plan.ifeval_prompts, "ifeval_prompt_loose": plan.ifeval_prompts,
+               "knowledge_heldout": plan.knowledge_facts,
+               **{m: plan.synth_per_capability for m in metrics if m.startswith("synth_")},
+               "hallucination": 2 * plan.synth_per_capability, **({"mmlu_medical": mmlu_n} if mmlu_n else {})}
     available = {"mmlu_medical": 1099, "ifeval_prompt_strict": 541, "ifeval_prompt_loose": 541}
     power = power_table({m: p for m, p in pilot_pairs.items() if not m.startswith("ifeval_inst")},
                         planned, TARGETS, available)
@@ -159,6 +175,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any]) -> d
               "power": {"method": "paired normal approximation (McNemar for 0/1 items), two-sided alpha 0.05, "
                                   "power 0.8; sd of the paired differences from this run's arm-vs-base pairs "
                                   "(largest over pairs); one-seed (conservative) figure",
+                        "planned_sizes_from": plan.name, "planned_seeds": list(plan.seeds),
                         "targets": TARGETS, "measures": power},
               **meta}
     write_json(out, _clean(report))
