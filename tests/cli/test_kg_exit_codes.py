@@ -15,6 +15,11 @@ from balancedbio.cli import main
     (["no such disease", "has_phenotype", "HP:0002110"], 1),  # not in the graph: still a verdict
     (["OMIM:219700", "bogus_relation", "HP:0002110"], 2),     # bad input
     (["OMIM:219700", "has_phenotype", " "], 2),
+    (["imatinib", "targets", "ABL1"], 0),                     # a drug by name, a gene by symbol
+    (["DRUGBANK:DB00619", "targets", "ABL1"], 0),             # a drug by a cross-referenced id
+    (["ABL1", "targeted_by", "imatinib"], 0),
+    (["imatinib", "targets", "CFTR"], 1),
+    (["warfarin", "interacts_with", "imatinib"], 0),          # stored both ways (ANSM)
 ])
 def test_verify_exit_codes(toy_graph, capsys, triple, code):
     assert main(["kg", "verify", *triple, "--graph", str(toy_graph.path)]) == code
