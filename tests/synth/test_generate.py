@@ -302,3 +302,15 @@ def test_resume_with_the_answerability_filter_writes_the_uninterrupted_bytes(toy
         assert (dest / f"{split}.jsonl").read_bytes() == (straight / f"{split}.jsonl").read_bytes(), split
     assert resumed["counts"] == manifest["counts"] and resumed["answerability"] == manifest["answerability"]
     assert not (dest / "raw").exists()
+
+
+def test_the_toy_graph_feeds_the_therapy_templates_and_management(dataset):
+    from balancedbio.synth.templates_therapy import EXPERTISE_THERAPY, REASONING_THERAPY
+
+    _, manifest, rows = dataset
+    therapy = {f.__name__ for f in EXPERTISE_THERAPY + REASONING_THERAPY}
+    made = {r["provenance"]["template"] for r in rows} & therapy
+    assert {"drug_target_mcq", "drug_mechanism_mcq", "anatomy_part_mcq"} & made, made
+    for r in rows:
+        if r["capability"] == "integration":      # the toy graph has drugs: every vignette is scored on them
+            assert [c["id"] for c in r["checks"]] == ["balancedbio:sections", "balancedbio:management"]

@@ -96,3 +96,15 @@ def test_a_graph_without_drugs_states_none_and_adds_no_check(bare_graph):
     item = next(x for x in (clinical_vignette(random.Random(i), pools, closures, "train") for i in range(40)) if x)
     assert [c["id"] for c in item.checks] == ["balancedbio:sections"]
     assert "no drug in the knowledge graph is indicated for" in item.response.split("Management:")[1]
+
+
+def test_on_the_packaged_toy_graph_target_drugs_are_named_and_hold(toy_graph):
+    pools = Pools.load(toy_graph, seed=0, test_fraction=0.0)
+    with_drugs = [d for d in sorted(pools.genes) if any(g in pools.therapy.targeted_by for g in pools.genes[d])]
+    assert with_drugs
+    for d in with_drugs:
+        plan = _plan(pools, d)
+        assert plan.clauses[0].startswith(("indicated drugs: ", "drugs targeting the product of "))
+        assert plan.check["kwargs"]["supported"]
+        for f in plan.facts:
+            assert toy_graph.verify(f["subject"], f["relation"], f["object"]).supported, f
