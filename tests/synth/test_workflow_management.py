@@ -108,3 +108,31 @@ def test_on_the_packaged_toy_graph_target_drugs_are_named_and_hold(toy_graph):
         assert plan.check["kwargs"]["supported"]
         for f in plan.facts:
             assert toy_graph.verify(f["subject"], f["relation"], f["object"]).supported, f
+
+
+def test_indications_imported_from_primekg_come_first(tmp_path):
+    """A PrimeKG kg.csv (our importer) with an indication and a contraindication on cystic fibrosis's MONDO id."""
+    from balancedbio.knowledge.build import write_graph
+    from balancedbio.knowledge.graph import KnowledgeGraph
+    from balancedbio.knowledge.importers import IdMapper, read_primekg
+    from balancedbio.knowledge.toy import load_snapshot
+
+    head = "relation,display_relation,x_index,x_id,x_type,x_name,x_source,y_index,y_id,y_type,y_name,y_source\n"
+    csv = tmp_path / "kg.csv"
+    csv.write_text(head + "indication,indication,1,DB99901,drug,Testacaftor,DrugBank,2,9061,disease,cystic fibrosis,MONDO\n"
+                   "contraindication,contraindication,3,DB99902,drug,Testazepam,DrugBank,2,9061,disease,"
+                   "cystic fibrosis,MONDO\n")
+    graph = KnowledgeGraph.open(write_graph(tmp_path / "g.sqlite", load_snapshot()
+                                            + [read_primekg(csv, IdMapper(ncbi={}, drugbank={}))]))
+    pools = Pools.load(graph, seed=0, test_fraction=0.0)
+    plan = _plan(pools, CYSTIC_FIBROSIS)
+    assert plan.clauses[0] == "indicated drugs: Testacaftor"
+    assert "avoid Testazepam (contraindicated in Cystic fibrosis)" in plan.clauses
+    assert ("DRUGBANK:DB99901", "indicated_for", "MONDO:0009061") in {(f["subject"], f["relation"], f["object"])
+                                                                      for f in plan.facts}
+    for f in plan.facts:
+        assert graph.verify(f["subject"], f["relation"], f["object"]).supported, f
+    assert plan.check["kwargs"]["supported"][0] == ["Testacaftor"]
+    assert ["Testazepam"] in plan.check["kwargs"]["refuted"]
+    validator = Validator(graph)
+    assert all(validator.refuted(f) for f in plan.negatives)
