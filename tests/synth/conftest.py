@@ -113,6 +113,9 @@ def therapy_source() -> SourceData:
     for a, b, sev in INTERACTIONS:
         e += [EdgeRecord(a, "interacts_with", b, "test", {"severity": sev}),
               EdgeRecord(b, "interacts_with", a, "test", {"severity": sev})]
+    # the warfarin-aspirin pair once more, from a source without severity (as an imported PrimeKG edge)
+    e += [EdgeRecord("CHEBI:10033", "interacts_with", "CHEBI:15365", "imported", {"display_relation": "x"}),
+          EdgeRecord("CHEBI:15365", "interacts_with", "CHEBI:10033", "imported", {"display_relation": "x"})]
     e += [EdgeRecord(g, "gene_in_pathway", p, "test") for g, p in IN_PATHWAY]
     e += [EdgeRecord(a, "part_of", b, "test") for a, b in PART_OF]
     e += [EdgeRecord(h, "located_in", u, "test") for h, u in LOCATED_IN]

@@ -115,3 +115,13 @@ def test_atc_classes_named_by_their_code_are_shown_as_the_code():
 
     t = SimpleNamespace(atc_name={"ATC:L01": "ATC L01", "ATC:B01": "Antithrombotic agents"})
     assert _atc_label(t, "ATC:L01") == "L01" and _atc_label(t, "ATC:B01") == "B01 Antithrombotic agents"
+
+
+def test_a_severity_from_one_source_is_kept_when_another_gives_none(therapy):
+    _, pools, closures, _ = therapy
+    from balancedbio.synth.templates_therapy import interaction_severity_mcq
+
+    assert pools.therapy.interactions["CHEBI:10033"]["CHEBI:15365"] == "precaution for use"
+    pairs = {(it.facts[0]["subject"], it.facts[0]["object"]) for it in _items(interaction_severity_mcq, pools, closures,
+                                                                               n=300)}
+    assert pairs & {("CHEBI:10033", "CHEBI:15365"), ("CHEBI:15365", "CHEBI:10033")}

@@ -105,8 +105,8 @@ class TherapyPools:
                 t.classes.setdefault(s, []).append(o)
         for s, o, sev in c.execute("SELECT subject, object, json_extract(evidence, '$.severity') FROM edges "
                                    "WHERE relation = 'interacts_with' ORDER BY subject, object, evidence"):
-            if s in t.drug_name and o in t.drug_name and s != o and o not in t.interactions.get(s, {}):
-                t.interactions.setdefault(s, {})[o] = str(sev or "").strip()
+            if s in t.drug_name and o in t.drug_name and s != o and not t.interactions.get(s, {}).get(o):
+                t.interactions.setdefault(s, {})[o] = str(sev or "").strip()    # a stated severity wins
         t.pathway_name = dict(c.execute("SELECT curie, name FROM entities WHERE type = 'pathway'"))
         for s, o in pairs("gene_in_pathway"):
             if s in gene_symbol and o in t.pathway_name and o not in t.pathways.get(s, []):

@@ -198,7 +198,8 @@ def interaction_severity_mcq(rng: random.Random, p: Pools, cl: Closures, side: s
         return None
     b = _pick(rng, partners)
     sev = t.interactions[a][b]
-    recorded = {str(e["evidence"].get("severity", "")) for e in p.graph.edges(a, "interacts_with", b)}
+    recorded = {str(e["evidence"]["severity"]) for e in p.graph.edges(a, "interacts_with", b)
+                if e["evidence"].get("severity")}
     if len(recorded) != 1:
         return None                           # two sources disagree: no single right answer
     dis = sample_distinct(rng, t.severities, 3, {sev})
