@@ -148,3 +148,9 @@ def bare_graph(tmp_path_factory) -> KnowledgeGraph:
     """The toy graph without any therapy layer."""
     path = tmp_path_factory.mktemp("bare-kg") / "graph.sqlite"
     return KnowledgeGraph.open(write_graph(path, without_therapy(load_snapshot())))
+
+
+@pytest.fixture(scope="session")
+def bare_datasets() -> list[SourceData]:
+    """The toy snapshot's datasets without any therapy layer (to build graphs with an imported one)."""
+    return without_therapy(load_snapshot())

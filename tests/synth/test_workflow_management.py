@@ -136,3 +136,31 @@ def test_indications_imported_from_primekg_come_first(tmp_path):
     assert ["Testazepam"] in plan.check["kwargs"]["refuted"]
     validator = Validator(graph)
     assert all(validator.refuted(f) for f in plan.negatives)
+
+
+def test_a_drug_indicated_for_a_broader_disease_is_not_refuted(tmp_path, bare_datasets):
+    """PrimeKG groups diseases: a drug indicated for cystic fibrosis's MONDO parent is neither a distractor
+    nor a refuted negative."""
+    from balancedbio.knowledge.build import write_graph
+    from balancedbio.knowledge.graph import KnowledgeGraph
+    from balancedbio.knowledge.importers import IdMapper, read_primekg
+
+    head = "relation,display_relation,x_index,x_id,x_type,x_name,x_source,y_index,y_id,y_type,y_name,y_source\n"
+    lines = ["indication,indication,1,DB99901,drug,Testacaftor,DrugBank,2,9061,disease,cystic fibrosis,MONDO",
+             "indication,indication,3,DB99903,drug,Testamol,DrugBank,4,5087,disease,respiratory system disorder,MONDO"]
+    lines += [f"indication,indication,{5 + i},DB9991{i},drug,Othermab {'abc'[i]},DrugBank,9,7947,disease,Marfan,MONDO"
+              for i in range(3)]
+    csv = tmp_path / "kg.csv"
+    csv.write_text(head + "\n".join(lines) + "\n")
+    graph = KnowledgeGraph.open(write_graph(tmp_path / "g.sqlite", bare_datasets
+                                            + [read_primekg(csv, IdMapper(ncbi={}, drugbank={}))]))
+    pools = Pools.load(graph, seed=0, test_fraction=0.0)
+    assert "MONDO:0005087" in graph.ancestors("MONDO:0009061")
+    validator = Validator(graph)
+    assert not validator.refuted({"subject": "DRUGBANK:DB99903", "relation": "indicated_for",
+                                  "object": "MONDO:0009061", "source": "primekg"})
+    for seed in range(10):
+        plan = management_plan(random.Random(seed), pools, CYSTIC_FIBROSIS, pools.genes[CYSTIC_FIBROSIS])
+        refuted = [names[0] for names in plan.check["kwargs"]["refuted"]]
+        assert sorted(refuted) == ["Othermab a", "Othermab b", "Othermab c"]
+        assert all(validator.refuted(f) for f in plan.negatives)

@@ -64,6 +64,8 @@ class TherapyPools:
     wholes: dict[str, list[str]] = field(default_factory=dict)            # anatomy -> what it is part of
     severities: list[str] = field(default_factory=list)                   # interaction severities recorded
 
+    has_indications: bool = False                                         # any indicated_for / off_label_for edge
+
     @property
     def has_drugs(self) -> bool:
         return bool(self.drug_pool)
@@ -123,6 +125,8 @@ class TherapyPools:
             for key in (d, clusters.get(d)):
                 if key:
                     members.setdefault(key, []).append(d)
+        t.has_indications = c.execute("SELECT 1 FROM edges WHERE relation IN ('indicated_for', 'off_label_for') "
+                                      "LIMIT 1").fetchone() is not None
         for rel in DRUG_LEVEL:
             got: dict[str, list[tuple[str, str]]] = {}
             for s, o in pairs(rel):

@@ -10,7 +10,8 @@ Every example, whatever wrote it, passes these checks or is dropped with the fir
 ``fact_unsupported``   a stated fact (or a stated edge attribute, e.g. a severity) is not supported by the graph
 ``distractor_true``    a fact the example implies to be false (a distractor, an excluded differential, a drug
                        the Management section counts as wrong) is supported by the graph, directly, by the HPO
-                       true-path rule, through a ChEBI role's / ATC class's ``is_a`` ancestors, or (anatomy)
+                       true-path rule, through a ChEBI role's / ATC class's ``is_a`` ancestors, an indication
+                       for an ``is_a`` ancestor of the disease, or (anatomy)
                        through the ``part_of`` / ``is_a`` ancestors of the stated structure; or an edge
                        attribute the example denies (an interaction's severity) is the recorded one
 ``reference_fails``    the reference answer does not get full marks from the shared scorer
@@ -65,6 +66,10 @@ class Validator:
                     closure |= anatomy_ancestors(self.graph, [s])
                 self._closure[key] = closure
             return o not in closure
+        if rel in ("indicated_for", "off_label_for"):
+            # a drug recorded for a broader disease (an is_a ancestor, e.g. a PrimeKG disease group) is not refuted
+            ups = self.graph.ancestors(o)
+            return not (set(self.graph.neighbors(s, rel)) & ups)
         if rel in ("has_phenotype", "has_inheritance", "has_role", "in_class"):
             key = (s, rel)
             closure = self._closure.get(key)

@@ -153,6 +153,11 @@ def management_plan(rng: random.Random, p: Pools, disease: str, genes: list[str]
     # the scoring key: supported drugs (written ones first) and refuted ones (contraindicated + distractors)
     supported = listed + [x for x in supported if x not in listed]
     known = {x for x, _ in indicated + off_label + contra} | set(supported) | conflicted
+    # a drug recorded for a broader disease (a MONDO ancestor: PrimeKG groups diseases) is no distractor
+    if t.has_indications:
+        for up in sorted(p.graph.ancestors(p.cluster.get(disease, disease))):
+            for rel in ("treated_by", "has_off_label_use"):
+                known.update(p.graph.neighbors(up, rel))
     gene_set = set(p.genes.get(disease, []))
     objs = sorted({disease, p.cluster.get(disease, disease)} | {o for _, o in indicated + off_label + contra})
     taken = {normalize_answer(n) for x in supported[:MAX_SUPPORTED] for n in drug_names(p, x)}
