@@ -55,6 +55,17 @@ def test_format_reward_and_capability_score():
     assert vals[0] == pytest.approx(1.0) and vals[1] < vals[0]
 
 
+def test_capability_score_counts_the_management_drugs():
+    """The GRPO rule reward is the scorer's value: a Management drug the graph refutes costs 0.2."""
+    row = dict(INTEG, checks=INTEG["checks"] + [{"id": "balancedbio:management", "kwargs": {
+        "supported": [["losartan", "Cozaar"]], "refuted": [["imatinib"]]}}])
+    right = VIGNETTE.replace("beta blockers", "losartan; referral to cardiology")
+    wrong = VIGNETTE.replace("beta blockers", "imatinib; referral to cardiology")
+    vals = capability_score_reward(["q"] * 3, [right, wrong, VIGNETTE], **cols(row, row, row))
+    assert vals == pytest.approx([1.0, 0.8, 0.8])          # 0.3 format + 0.5 diagnosis (+ 0.2 management)
+    assert instruction_reward(["q"] * 2, [right, wrong], **cols(row, row)) == [1.0, 0.5]
+
+
 def test_conversational_completions_and_plain_columns():
     comps = [[{"role": "assistant", "content": "The answer is B."}]]
     plain = {k: [v] for k, v in MCQ.items()}
