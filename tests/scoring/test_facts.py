@@ -65,3 +65,24 @@ def test_unlinkable_relation_sentence(toy_graph):
 def test_split_sentences():
     assert split_sentences("A b. C d!\nE f") == ["A b.", "C d!", "E f"]
     assert check_claims.__doc__
+
+
+def test_drug_gene_pairs_are_read_as_target_claims(toy_graph):
+    r = check_claims("Imatinib targets the product of ABL1. Imatinib is a BRAF inhibitor. "
+                     "Trametinib does not act on KIT.", toy_graph)
+    assert {(c.subject_text, c.relation, c.object_text) for c in r.supported} == {("Imatinib", "targets", "ABL1")}
+    assert {(c.subject_text, c.relation, c.object_text) for c in r.refuted} == {("Imatinib", "targets", "BRAF")}
+
+
+def test_drugs_without_recorded_targets_are_not_judged(tmp_path):
+    from balancedbio.knowledge.build import write_graph
+    from balancedbio.knowledge.graph import KnowledgeGraph
+    from balancedbio.knowledge.sources import EdgeRecord, EntityRecord, SourceData
+
+    data = SourceData("t", "1", entities=[EntityRecord("CHEBI:1", "drug", "Testamycin"),
+                                          EntityRecord("CHEBI:2", "drug", "Otheramycin"),
+                                          EntityRecord("HGNC:1884", "gene", "CFTR"), EntityRecord("HGNC:76", "gene", "ABL1")],
+                      edges=[EdgeRecord("CHEBI:2", "targets", "HGNC:76", "t")])
+    graph = KnowledgeGraph.open(write_graph(tmp_path / "g.sqlite", [data]))
+    r = check_claims("Testamycin acts on CFTR. Otheramycin acts on CFTR.", graph)
+    assert [(c.subject_text, c.supported) for c in r.claims] == [("Otheramycin", False)]

@@ -6,7 +6,9 @@ procedure below is our own design. A passage is split into sentences; entities a
 ICD-10-CM code mentioned in the same sentence is read as a claim that they are related
 (``has_phenotype`` / ``has_inheritance``, ``associated_with_gene``, ``has_icd10cm``) and checked with
 :meth:`KnowledgeGraph.verify_ids` (HPO true-path rule on: a disease annotated with "Bronchiectasis"
-supports "abnormality of the bronchi"). Claims under a negation cue ("no", "not", "without", "absent",
+supports "abnormality of the bronchi"). Likewise every pair of a drug with a gene in one sentence is read
+as the claim that the drug ``targets`` the gene's product, judged only for drugs whose targets the graph
+records (a graph built without a targets source cannot refute one, so it does not try). Claims under a negation cue ("no", "not", "without", "absent",
 "rules out") are not judged. Sentences that state a relation (a cue such as "caused by", "presents with",
 "gene") but link fewer than two entities are listed as ``unlinkable``; CURIEs, ICD codes and gene symbols
 written in the text that the graph does not know are listed as ``hallucinated_entities``.
@@ -112,6 +114,30 @@ def _negated(masked: str, a: Mention, b: Mention) -> bool:
     return bool(_NEGATION_RE.search(masked[max(0, lo - 40):hi]))
 
 
+def _drug_target_claims(sentence: str, known: list[Mention], masked: str, graph: KnowledgeGraph,
+                        seen: set[tuple[str, str, str]], report: FactReport) -> int:
+    """Drug-gene pairs of one sentence read as ``targets`` claims (drugs with recorded targets only)."""
+    genes = [m for m in known if m.has_type("gene") and not m.has_type("drug")]
+    made = 0
+    for d in (m for m in known if m.has_type("drug")) if genes else ():
+        drugs = [x for x in d.of_type("drug") if graph.neighbors(x, "targets")]
+        for g in genes:
+            if not drugs or _negated(masked, d, g):
+                continue
+            objs = g.of_type("gene")
+            key = (drugs[0], "targets", objs[0])
+            if key in seen:
+                continue
+            seen.add(key)
+            made += 1
+            verdict = graph.verify_ids(drugs, "targets", objs)
+            claim = Claim(drugs[0], "targets", verdict.evidence[0]["object"] if verdict.supported else objs[0],
+                          d.text, g.text, sentence, verdict.supported, verdict.evidence[:3])
+            report.claims.append(claim)
+            (report.supported if verdict.supported else report.refuted).append(claim)
+    return made
+
+
 def check_claims(text: str, graph: KnowledgeGraph, *, max_claims: int = 200) -> FactReport:
     """Read disease-feature claims from ``text`` and check each against ``graph``."""
     report = FactReport()
@@ -138,7 +164,7 @@ def check_claims(text: str, graph: KnowledgeGraph, *, max_claims: int = 200) -> 
         # also names a disease that is not a phenotype
         diseases = [m for m in known if m.has_type(*_DISEASE) and not m.has_type("phenotype")] or \
             [m for m in known if m.has_type(*_DISEASE)]
-        made = 0
+        made = _drug_target_claims(sentence, known, masked, graph, seen, report)
         for d in diseases:
             for f in known:
                 if f is d or not f.has_type(*_FEATURE_TYPES):
@@ -163,6 +189,8 @@ def check_claims(text: str, graph: KnowledgeGraph, *, max_claims: int = 200) -> 
                 if len(report.claims) >= max_claims:
                     report.hallucinated_entities = list(hallucinated)
                     return report
+        if len(report.claims) >= max_claims:
+            break
         if not made and len(known) < 2 and _CUE_RE.search(sentence):
             report.unlinkable.append(sentence)
     report.hallucinated_entities = list(hallucinated)
