@@ -146,3 +146,12 @@ def test_cache_survives_a_torn_line(tmp_path):
     second = PromptCache(path)
     second.put("c", "gamma")
     assert PromptCache(path).data == {"a": "alpha", "c": "gamma"}
+
+
+def test_probe_without_a_model_list_refusing_the_model_is_one_line():
+    srv, _ = fake_server(lambda body, n: (400, {"error": f"model {body['model']} not found"}, 0), models=None)
+    try:
+        with pytest.raises(ModelError, match="refused a one-token request for model 'm'"):
+            _client(srv).probe()
+    finally:
+        srv.shutdown()

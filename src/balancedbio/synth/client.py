@@ -71,7 +71,11 @@ class ChatClient:
             raise ModelError(f"LLM endpoint {self.endpoint} does not serve model '{self.model}' (llm.model); "
                              f"it serves: {', '.join(served[:5]) or 'nothing'}")
         if served is None:
-            self._complete([{"role": "user", "content": "Say OK."}], seed=0, max_tokens=1, temperature=0.0)
+            try:
+                self._complete([{"role": "user", "content": "Say OK."}], seed=0, max_tokens=1, temperature=0.0)
+            except LLMError as exc:
+                raise ModelError(f"LLM endpoint {self.endpoint} refused a one-token request for model "
+                                 f"'{self.model}' ({exc}); check llm.model") from None
 
     def submit(self, messages: list[dict[str, str]], *, seed: int, max_tokens: int,
                temperature: float) -> Future:

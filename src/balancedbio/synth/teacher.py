@@ -33,7 +33,7 @@ from balancedbio.synth.client import ChatClient, chat_client_kwargs
 from balancedbio.synth.curate import capability_schedule, dedupe_key
 from balancedbio.synth.llm import LLMError
 from balancedbio.synth.pools import Closures, Pools
-from balancedbio.synth.seeds import Seed, SeedSampler
+from balancedbio.synth.seeds import RELATION_TEXT, Seed, SeedSampler
 from balancedbio.synth.teacher_items import build_item
 from balancedbio.synth.teacher_schema import PROMPT_VERSION, build_messages, fact_lines, parse_answer
 from balancedbio.synth.validate import Validator
@@ -51,8 +51,6 @@ def task_fields(seed: Seed) -> dict[str, Any]:
     """The placeholders of the capability's task text for this seed."""
     names = seed.names
     if seed.capability == "expertise":
-        from balancedbio.synth.seeds import RELATION_TEXT
-
         target, text = RELATION_TEXT[seed.relation]
         return {"target": target, "relation_text": text, "focus": names[seed.focus]}
     if seed.capability == "reasoning":
