@@ -138,7 +138,7 @@ def _drug_table(resources: Path, dner: Path) -> tuple[dict[str, EntityRecord], l
         chebis = ids.get("CHEBI:drugbank", []) + [c for c in ids.get("CHEBI:chebi", [])
                                                     if c not in ids.get("CHEBI:drugbank", [])]
         curie = chebis[0] if chebis else f"DRUGBANK:{db}"
-        names = ids.get("NAME", [])
+        names = list(ids.get("NAME", []))
         names += [chebi[c]["name"] for c in chebis if c in chebi and chebi[c].get("name")]
         names += [chembl_names[c] for c in ids.get("CHEMBL", []) if c in chembl_names]
         names += sorted(variants.get(db, ()))
