@@ -14,6 +14,9 @@ gene), ``has_role`` (drug -> ChEBI role; a role's is_a ancestors hold too), ``in
 level-1 class of a level-2 one holds too), ``interacts_with`` (drug -> drug), ``gene_in_pathway``,
 ``located_in`` (HPO system -> UBERON; a structure containing the stated one holds too) and anatomy
 ``part_of``; a relation the graph lacks (``targets`` without drug2cell or an import) is listed as absent.
+Each relation also gets near-miss corruptions: the object swapped for an object the same relation has
+elsewhere in the graph (another drug's target, a role some drug has), a harder negative than a random
+entity; those the sources support are excluded as above.
 
     python benchmarks/validation_precision.py --graph ~/.cache/balancedbio/kg --per-relation 2000
 """
@@ -126,8 +129,24 @@ def main() -> int:
                 wrongly_rejected += is_rejected
             else:
                 rejected += is_rejected
+        # near misses: the object of the same relation for another subject (a real target, a real role, a
+        # drug that does interact with others), drawn with their own generator so the above stays as it was
+        near_pool = sorted({o_ for _, o_ in edges})
+        near_rng = random.Random(args.seed + 1)
+        near_rejected = near_true = near_n = 0
+        for s, o in sample if len(near_pool) > 1 else ():
+            x = o
+            while x == o:
+                x = near_pool[near_rng.randrange(len(near_pool))]
+            if true_by_source(s, x):
+                near_true += 1
+                continue
+            near_n += 1
+            near_rejected += v.refuted({"subject": s, "relation": rel, "object": x})
         n = len(sample)
         results.append({"relation": rel, "source": source, "object_type": kind, "n": n,
+                        "near_miss_false": near_n, "near_miss_true_by_source": near_true,
+                        "near_miss_rejected_rate": round(near_rejected / max(1, near_n), 5),
                         "true_accepted": accepted, "true_accept_rate": round(accepted / n, 5),
                         "corrupted_rejected_raw_rate": round(rejected_raw / n, 5),
                         "corruptions_supported_by_source": actually_true, "corrupted_rejected": rejected,
