@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = t0 + 3600 * args.max_hours if args.max_hours else None
     data = prepare_data(cfg, run_dir)
     missing: list[str] = []
-    plan = [("base", None)] + [(a, s) for a in cfg.arms if a != "base" for s in cfg.seeds]
+    plan = ([("base", None)] if "base" in cfg.arms else []) + [(a, s) for a in cfg.arms if a != "base" for s in cfg.seeds]
     for arm, seed in plan:
         if args.report_only:
             break

@@ -31,8 +31,8 @@ class BalanceConfig:
     name: str = option("balance", "Run name; everything is written under <output_root>/<name>.")
     output_root: str = option("runs", "Directory that holds the run directory.")
     model: str = option("default", "Base model every arm starts from (packaged name or HF directory).")
-    arms: list[str] = option(list(ARMS), "Arms to run; 'base' is always evaluated (deltas are against it).",
-                             choices=tuple(ARMS))
+    arms: list[str] = option(list(ARMS), "Arms to run; deltas are against base's results, which a sitting "
+                             "without 'base' reuses (paired on the items both have).", choices=tuple(ARMS))
     seeds: list[int] = option([0, 1], "Training seeds of every trained arm (the base model has none).")
     data_seed: int = option(0, "Seed of the synthetic data and the knowledge facts (one training set for all).")
     measures: list[str] = option(list(MEASURES), "Measures to run.", choices=MEASURES)

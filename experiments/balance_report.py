@@ -16,8 +16,8 @@ from typing import Any
 
 from balance_power import power_table
 
-from balancedbio.atomic import atomic_path, write_json
-from balancedbio.report import bootstrap_ci, paired_bootstrap_delta
+from balancedbio.atomic import atomic_path, write_json, write_text
+from balancedbio.report import bootstrap_ci, fmt, markdown_table, paired_bootstrap_delta
 
 # metric -> (measure file, what a higher value means)
 METRICS = {
@@ -89,6 +89,23 @@ def _composite(entries: list[dict[str, Any] | None]) -> tuple[float, float] | No
     mean = sum(e["delta_vs_base"] for e in got) / len(got)
     half = math.sqrt(sum(((e["delta_ci"][1] - e["delta_ci"][0]) / 2) ** 2 for e in got)) / len(got)
     return mean, half
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """One table: a row per metric, per arm its score [95% CI] and paired delta vs base [95% CI], in points."""
+    arms = [a for a in report["arms"] if a in report["results"]]
+
+    def cell(e: dict[str, Any] | None) -> str:
+        if not e:
+            return "-"
+        text = f"{fmt(e['score'])} [{fmt(e['ci'][0])}, {fmt(e['ci'][1])}] n={e['n']}"
+        if e.get("delta_vs_base") is not None and e.get("delta_ci"):
+            text += f"; {100 * e['delta_vs_base']:+.1f} [{fmt(e['delta_ci'][0])}, {fmt(e['delta_ci'][1])}]"
+        return text
+
+    rows = [[m, *[cell(report["results"][a].get(m)) for a in arms]] for m in report["metrics"]]
+    head = "partial results: " + ", ".join(report["missing"]) + " missing\n\n" if report["partial"] else ""
+    return head + markdown_table(["metric (%)", *arms], rows)
 
 
 def pareto_plot(results: dict[str, Any], dest: Path) -> None:
@@ -179,5 +196,6 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
                         "targets": TARGETS, "measures": power},
               **meta}
     write_json(out, _clean(report))
+    write_text(out.with_suffix(".md"), markdown(_clean(report)))
     pareto_plot(results, out.with_suffix(".png"))
     return report

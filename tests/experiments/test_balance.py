@@ -72,6 +72,8 @@ def test_balance_smoke_schema_and_resume(tmp_path, tiny_model_dir, monkeypatch):
     report = json.loads(out.read_text())
     assert report["partial"] is False and report["missing"] == []
     assert out.with_suffix(".png").stat().st_size > 0
+    table = out.with_suffix(".md").read_text()
+    assert "| mmlu_medical |" in table and "nll" in table.splitlines()[0]
     for key in ("config", "seeds", "git_commit", "machine", "wall_clock_s_this_sitting", "power"):
         assert key in report
     assert report["data"]["ifeval_subset"]["keys"] and len(report["data"]["ifeval_subset"]["keys"]) == 3
