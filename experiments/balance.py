@@ -217,6 +217,14 @@ def run_measures(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
         key = config_hash(settings)
         path = res_dir / f"{measure}.json"
         if path.is_file() and json.loads(path.read_text()).get("settings_hash") == key:
+            blob = json.loads(path.read_text())
+            if measure == "synth" and "contradiction" not in blob["items"]:  # written before the flag existed
+                from balancedbio.knowledge.graph import KnowledgeGraph
+
+                rows = synth_rows(cfg, data)
+                texts = [blob["extra"]["completions"][str(r["id"])] for r in rows]
+                blob["items"].update(M.graph_flags(rows, texts, KnowledgeGraph.open(data["graph"])))
+                write_json(path, blob)
             continue
         if deadline is not None and time.time() > deadline:
             missing.append(measure)

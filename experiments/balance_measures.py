@@ -73,18 +73,28 @@ def synth(model: Any, tok: Any, rows: list[dict[str, Any]], graph: Any, *, max_n
     texts = generate_batch(model, tok, [prompt_messages(r) for r in rows],
                            GenerationConfig(max_new_tokens=max_new_tokens, batch_size=batch_size), progress=False)
     items: dict[str, dict[str, float]] = {f"synth_{c}": {} for c in CAPS}
-    items["hallucination"] = {}
     for r, t in zip(rows, texts):
         items[f"synth_{r['capability']}"][str(r["id"])] = float(score(r, t).value)
-        if r["capability"] in ("reasoning", "integration"):
-            flag = safety_metrics([t], graph)["answers_with_hallucination"] if graph is not None else None
-            items["hallucination"][str(r["id"])] = float(flag or 0.0)
-    if graph is None:
-        del items["hallucination"]
+    if graph is not None:
+        items.update(graph_flags(rows, texts, graph))
     pooled = safety_metrics([t for r, t in zip(rows, texts) if r["capability"] in ("reasoning", "integration")],
                             graph) if graph is not None else None
     return {"items": items, "extra": {"safety_pooled": pooled, "completions": dict(zip([str(r["id"]) for r in rows],
                                                                                       texts))}}
+
+
+def graph_flags(rows: list[dict[str, Any]], texts: list[str], graph: Any) -> dict[str, dict[str, float]]:
+    """Per reasoning/integration answer: 1 if it names an entity the graph does not know (``hallucination``),
+    1 if it makes a claim the graph refutes (``contradiction``); an empty answer is 0 for both."""
+    from balancedbio.eval.safety import safety_metrics
+
+    out: dict[str, dict[str, float]] = {"hallucination": {}, "contradiction": {}}
+    for r, t in zip(rows, texts):
+        if r["capability"] in ("reasoning", "integration"):
+            m = safety_metrics([t], graph)
+            out["hallucination"][str(r["id"])] = float(m["answers_with_hallucination"] or 0.0)
+            out["contradiction"][str(r["id"])] = float(m["answers_with_contradiction"] or 0.0)
+    return out
 
 
 def knowledge(model: Any, tok: Any, facts: list[dict[str, Any]]) -> dict[str, Any]:

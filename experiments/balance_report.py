@@ -24,13 +24,13 @@ METRICS = {
     "mmlu_medical": "mmlu", "ifeval_prompt_strict": "ifeval", "ifeval_prompt_loose": "ifeval",
     "ifeval_inst_strict": "ifeval", "ifeval_inst_loose": "ifeval", "synth_expertise": "synth",
     "synth_reasoning": "synth", "synth_instruction": "synth", "synth_integration": "synth",
-    "hallucination": "synth", "knowledge_heldout": "knowledge",
+    "hallucination": "synth", "contradiction": "synth", "knowledge_heldout": "knowledge",
 }
-LOWER_IS_BETTER = {"hallucination"}
+LOWER_IS_BETTER = {"hallucination", "contradiction"}
 DOMAIN = ("knowledge_heldout", "synth_expertise", "synth_reasoning", "synth_integration")
 GENERAL = ("mmlu_medical", "ifeval_prompt_strict")
 TARGETS = {"mmlu_medical": 0.03, "ifeval_prompt_strict": 0.03, **{m: 0.05 for m in METRICS if m.startswith("synth_")},
-           "knowledge_heldout": 0.05, "hallucination": 0.05}
+           "knowledge_heldout": 0.05, "hallucination": 0.05, "contradiction": 0.05}
 
 
 def _load(run_dir: Path, label: str, measure: str) -> dict[str, Any] | None:
@@ -181,7 +181,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
     planned = {"ifeval_prompt_strict": plan.ifeval_prompts, "ifeval_prompt_loose": plan.ifeval_prompts,
                "knowledge_heldout": plan.knowledge_facts,
                **{m: plan.synth_per_capability for m in metrics if m.startswith("synth_")},
-               "hallucination": 2 * plan.synth_per_capability, **({"mmlu_medical": mmlu_n} if mmlu_n else {})}
+               "hallucination": 2 * plan.synth_per_capability, "contradiction": 2 * plan.synth_per_capability, **({"mmlu_medical": mmlu_n} if mmlu_n else {})}
     available = {"mmlu_medical": 1099, "ifeval_prompt_strict": 541, "ifeval_prompt_loose": 541}
     power = power_table({m: p for m, p in pilot_pairs.items() if not m.startswith("ifeval_inst")},
                         planned, TARGETS, available)

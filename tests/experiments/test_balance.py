@@ -79,7 +79,8 @@ def test_balance_smoke_schema_and_resume(tmp_path, tiny_model_dir, monkeypatch):
     assert report["data"]["ifeval_subset"]["keys"] and len(report["data"]["ifeval_subset"]["keys"]) == 3
     nll = report["results"]["nll"]
     for metric in ("mmlu_medical", "ifeval_prompt_strict", "ifeval_inst_loose", "synth_expertise",
-                   "synth_reasoning", "synth_instruction", "synth_integration", "hallucination", "knowledge_heldout"):
+                   "synth_reasoning", "synth_instruction", "synth_integration", "hallucination", "contradiction",
+                   "knowledge_heldout"):
         entry = nll[metric]
         assert set(entry) >= {"score", "ci", "n", "delta_vs_base", "delta_ci"}, metric
         assert entry["n"] > 0 and len(entry["ci"]) == 2 and len(entry["delta_ci"]) == 2
