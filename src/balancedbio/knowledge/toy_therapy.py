@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+from balancedbio.knowledge.atc import atc_name
 from balancedbio.knowledge.records import EdgeRecord, EntityRecord, SourceData
 
 # drug (name as DrugBank writes it) -> gene symbols of its targets (approved mechanism)
@@ -48,15 +49,7 @@ TOY_ATC = {
     "Sirolimus": ("L04",), "Propranolol": ("C07",), "Emicizumab": ("B02",),
     "Imatinib": ("L01",), "Warfarin": ("B01",),
 }
-ATC_NAMES = {
-    "A": "alimentary tract and metabolism", "A16": "other alimentary tract and metabolism products",
-    "B": "blood and blood forming organs", "B01": "antithrombotic agents", "B02": "antihemorrhagics",
-    "B06": "other hematological agents", "C": "cardiovascular system", "C03": "diuretics",
-    "C07": "beta blocking agents", "C09": "agents acting on the renin-angiotensin system",
-    "C10": "lipid modifying agents", "L": "antineoplastic and immunomodulating agents",
-    "L01": "antineoplastic agents", "L04": "immunosuppressants", "N": "nervous system",
-    "N07": "other nervous system drugs", "R": "respiratory system", "R07": "other respiratory system products",
-}
+
 
 
 def extract_therapy(datasets: dict[str, SourceData], keep_e: set[str], keep_d: list[EdgeRecord]) -> SourceData:
@@ -84,8 +77,9 @@ def extract_therapy(datasets: dict[str, SourceData], keep_e: set[str], keep_d: l
                 curated.edges.append(EdgeRecord(drug, "targets", gene_by_symbol[g], "curated", {"curated": True}))
         for code in TOY_ATC.get(name, ()):
             curated.edges.append(EdgeRecord(drug, "in_class", f"ATC:{code}", "curated", {"curated": True}))
-    for code, label in ATC_NAMES.items():
-        curated.entities.append(EntityRecord(f"ATC:{code}", "atc", label, (), "", "curated",
+    codes = sorted({c for cs in TOY_ATC.values() for c in cs})
+    for code in sorted(set(codes) | {c[0] for c in codes}):
+        curated.entities.append(EntityRecord(f"ATC:{code}", "atc", atc_name(code), (), "", "curated",
                                              {"level": 1 if len(code) == 1 else 2}))
         if len(code) == 3:
             curated.edges.append(EdgeRecord(f"ATC:{code}", "is_a", f"ATC:{code[0]}", "curated"))
