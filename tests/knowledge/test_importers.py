@@ -58,6 +58,7 @@ def test_kgx_mapping(tmp_path):
     ents = {e.curie: e for e in data.entities}
     assert ents["HGNC:1884"].type == "gene" and ents["CHEBI:45783"].synonyms == ("Gleevec",)
     assert ents["GO:0006811"].type == "biological_process" and ents["REACTOME:R-HSA-1"].type == "pathway"
+    assert ents["CHEBI:99999"].name == '5"-odd "name'                   # TSV: quotes are plain characters
     edges = {(e.subject, e.relation, e.object) for e in data.edges}
     assert {("MONDO:0009061", "has_phenotype", "HP:0002110"), ("MONDO:0009061", "associated_with_gene", "HGNC:1884"),
             ("CHEBI:45783", "targets", "HGNC:76"), ("HGNC:76", "gene_in_pathway", "REACTOME:R-HSA-1"),

@@ -129,7 +129,8 @@ def _open_table(path: Path, delimiter: str, need: tuple[str, ...], what: str):
     if not path.is_file():
         raise DataError(f"{path}: {what} file not found")
     fh = open(path, encoding="utf-8", newline="")
-    reader = csv.reader(fh, delimiter=delimiter)
+    # KGX TSV does not quote (a name may hold a lone '"'); PrimeKG's CSV quotes names with commas
+    reader = csv.reader(fh, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
     header = next(reader, None)
     if header is None or not set(need) <= set(header):
         fh.close()
