@@ -135,7 +135,8 @@ class KnowledgeGraph:
     def link(self, name: str, *, types: tuple[str, ...] | None = None) -> list[Entity]:
         """Entities whose name or synonym equals ``name`` (case-insensitive), or the entity ``name`` as a CURIE.
 
-        Ordered: preferred-name matches first, then by source (MONDO, OMIM, ORPHA, DOID, HP, HGNC, ...).
+        Ordered: preferred-name matches first, then by source (MONDO, OMIM, ORPHA, DOID, HP, HGNC, ..., CHEBI,
+        DRUGBANK, UBERON, ..., MESH).
         """
         if CURIE_PATTERN.match(name.strip()):
             e = self.entity(name.strip())

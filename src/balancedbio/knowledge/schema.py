@@ -51,8 +51,9 @@ INVERSE = {
 _FROM_INVERSE = {v: k for k, v in INVERSE.items()}
 RELATIONS = tuple(INVERSE) + tuple(_FROM_INVERSE)
 # Prefix order used to rank link() results: curated disease ontologies first.
+# (drugs and anatomy before MeSH, whose descriptors repeat many drug and organ names)
 PREFIX_RANK = {p: i for i, p in enumerate(["MONDO", "OMIM", "ORPHA", "DOID", "HP", "HGNC", "ICD10CM", "GO",
-                                            "MESH", "DECIPHER"])}
+                                            "CHEBI", "DRUGBANK", "CHEMBL", "UBERON", "ATC", "MESH", "DECIPHER"])}
 CURIE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*:\S+$")
 _SPACES = re.compile(r"\s+")
 
