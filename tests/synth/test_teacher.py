@@ -74,6 +74,8 @@ class Oracle:
             self.validator.refuted(fact(focus_id, rel, c, "")) for c in self.graph.link_curies(n))][:3]
         if self.mode == "true_distractor" and true_other:
             wrong[0] = true_other[0]
+        if self.mode == "unlinked":
+            wrong[0] = "Frobnicated widget disorder"
         letter = "ABCD"[len(focus) % 4]
         options = dict(zip([x for x in "ABCD" if x != letter], wrong))
         options[letter] = right
@@ -87,6 +89,11 @@ class Oracle:
         steps = [f"{' and '.join(phens)} are clinical features of {d}.", f"{d} is associated with variants in {g}."]
         if self.mode == "reversed":
             steps.reverse()
+        if self.mode == "false_claim":                     # a claim the fact checker refutes
+            d_id = self.graph.link(d)[0].curie
+            wrong = next(e.name for e in self.graph.iter_entities("gene") if e.name != g and
+                         self.validator.refuted(fact(d_id, "associated_with_gene", e.curie, "")))
+            steps.append(f"{d} is also associated with variants in {wrong}.")
         return {"question": f"A patient presents with {' and '.join(phens)}. Which gene most likely explains this?",
                 "steps": steps, "answer": g}
 
@@ -178,7 +185,9 @@ def test_key_is_never_written(teacher_run, oracle_server):
 @pytest.mark.parametrize("mode, capability, reason", [
     ("wrong_letter", "expertise", "teacher_answer_mismatch"),
     ("true_distractor", "expertise", "distractor_true"),
+    ("unlinked", "expertise", "entity_unlinked"),
     ("reversed", "reasoning", "steps_out_of_order"),
+    ("false_claim", "reasoning", "refuted_claim"),
     ("prose", "integration", "teacher_not_json"),
     ("missing", "instruction", "teacher_missing_field"),
 ])

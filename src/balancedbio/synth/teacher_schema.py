@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from balancedbio.synth.llm import LLMError
 
-PROMPT_VERSION = "teacher-v1"
+PROMPT_VERSION = "teacher-v2"
 
 SYSTEM = ("You write exam material for medical students from the facts you are given. Use only those facts, "
           "name every disease, gene, drug and finding exactly as the facts write it, and answer with one JSON "
@@ -101,6 +101,23 @@ TASKS = {
 }
 
 
+# One answer in the right shape per task, about placeholder entities (a teacher that copies it is caught by
+# the entity and answer checks; small models follow the format far more often with it: teacher-v2).
+FORMAT_EXAMPLES = {
+    "expertise": {"question": "Which gene is associated with Disease X?",
+                  "options": {"A": "GENE1", "B": "GENE2", "C": "GENE3", "D": "GENE4"}, "answer": "C",
+                  "explanation": "The facts link GENE3 to Disease X."},
+    "reasoning": {"question": "A patient has Finding Y. Variants in which gene explain it?",
+                  "steps": ["Finding Y is a feature of Disease X.", "Disease X is associated with GENE3."],
+                  "answer": "GENE3"},
+    "instruction": {"request": "What are the features of Disease X?", "response": "Disease X shows Finding Y."},
+    "integration": {"vignette": "A child presents with Finding Y and Finding Z.",
+                    "differential": "Disease X (explains both) versus Disease W (lacks Finding Z).",
+                    "workup": "Genetic testing for GENE3.", "diagnosis": "Disease X",
+                    "management": "Referral to neurology; genetic counselling."},
+}
+
+
 def fact_lines(facts: list[dict[str, str]], names: dict[str, str]) -> str:
     """Facts as ``- subject | relation | object`` lines, entities by name."""
     return "\n".join(f"- {names.get(f['subject'], f['subject'])} | {f['relation'].replace('_', ' ')} | "
@@ -109,7 +126,9 @@ def fact_lines(facts: list[dict[str, str]], names: dict[str, str]) -> str:
 
 def build_messages(capability: str, facts_text: str, **task: Any) -> list[dict[str, str]]:
     """The chat messages for one seed: system, then the facts and the task."""
-    user = f"Facts:\n{facts_text}\n\n{TASKS[capability].format(**task)}"
+    example = json.dumps(FORMAT_EXAMPLES[capability])
+    user = (f"Facts:\n{facts_text}\n\n{TASKS[capability].format(**task)}\n"
+            f"The format, shown for made-up entities: {example}")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
