@@ -6,7 +6,7 @@ import pytest
 
 from balancedbio.errors import DataError
 from balancedbio.knowledge import sources
-from balancedbio.knowledge.build import build_graph, parse_sources
+from balancedbio.knowledge.build import ALL_SOURCES, build_graph, cache_dir_for, parse_sources
 from balancedbio.knowledge.graph import KnowledgeGraph
 
 
@@ -15,6 +15,8 @@ def test_parse_sources():
     assert "drug2cell" not in parse_sources(None)                 # non-commercial: only when named
     assert parse_sources("hgnc, doid") == ["doid", "hgnc"]
     assert parse_sources("drug2cell,drugs") == ["drugs", "drug2cell"]
+    assert parse_sources("default,drug2cell") == parse_sources(None) + ["drug2cell"]
+    assert parse_sources(["default"]) == parse_sources(None)
     with pytest.raises(DataError, match="unknown knowledge source"):
         parse_sources(["hpo", "umls"])
 
@@ -25,8 +27,32 @@ def test_build_subset(tmp_path):
     assert set(kg.sources) == {"doid", "hgnc"}
     assert kg.entity("HGNC:1884").name == "CFTR"
     assert "ICD10CM:E84" in kg.neighbors("DOID:1485", "has_icd10cm")
-    assert build_graph(tmp_path / "kg", sources="doid") == path        # kept without force
+    assert build_graph(tmp_path / "kg", sources="hgnc,doid") == path   # the same set: kept without force
+    with pytest.raises(DataError, match="a graph built from doid, hgnc is there; --force rebuilds it from doid"):
+        build_graph(tmp_path / "kg", sources="doid")
     assert set(KnowledgeGraph.open(path).sources) == {"doid", "hgnc"}
+
+
+def test_the_cache_keeps_one_graph_per_source_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("BALANCEDBIO_HOME", str(tmp_path))
+    small = build_graph(sources="doid,hgnc")
+    assert small == tmp_path / "kg" / "sets" / "doid+hgnc" / "graph.sqlite"
+    other = build_graph(sources="doid")
+    assert other.parent.name == "doid" and set(KnowledgeGraph.open(small).sources) == {"doid", "hgnc"}
+    mtime = small.stat().st_mtime_ns
+    assert build_graph(sources=["hgnc", "doid"]) == small and small.stat().st_mtime_ns == mtime   # reused
+    assert cache_dir_for(list(ALL_SOURCES)) == tmp_path / "kg"                              # the default set
+
+
+def test_a_cached_graph_of_other_sources_is_rebuilt(tmp_path, monkeypatch):
+    """A graph left in the cache by a release with fewer default sources is not reused silently."""
+    from balancedbio.knowledge import build
+
+    monkeypatch.setenv("BALANCEDBIO_HOME", str(tmp_path))
+    monkeypatch.setattr(build, "cache_dir_for", lambda names: tmp_path / "kg")
+    old = build_graph(sources="doid")
+    path = build_graph(sources="doid,hgnc")
+    assert path == old and set(KnowledgeGraph.open(path).sources) == {"doid", "hgnc"}
 
 
 def test_unreadable_ontology_file(tmp_path, monkeypatch):

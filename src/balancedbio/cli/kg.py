@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     kg.required = True
     b = kg.add_parser("build", help="build the graph from the installed sources (once, ~1 min)")
     b.add_argument("--sources", default=None,
-                   help="comma-separated sources (default: every source except the opt-in drug2cell)")
+                   help="comma-separated sources (default: every source except the opt-in drug2cell; 'default,drug2cell' adds it)")
     b.add_argument("--force", action="store_true", help="rebuild even if a graph exists")
     b.add_argument("--dest", default=None, help="graph directory (default: $BALANCEDBIO_HOME/kg)")
     b.add_argument("--toy", action="store_true", help="write the small packaged toy graph instead")

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -47,12 +48,15 @@ def _is_import(spec: str) -> bool:
 def parse_sources(sources: str | Iterable[str] | None) -> list[str]:
     """``"hpo,mondo"`` or a list -> validated source names (default: every non-opt-in source, in order).
 
-    Opt-in sources (``drug2cell``: non-commercial licence) are read only when named. Imports are named
+    ``default`` stands for the default set (``default,drug2cell`` adds an opt-in source to it). Opt-in sources
+    (``drug2cell``: non-commercial licence) are read only when named. Imports are named
     ``primekg:PATH`` (or ``primekg``: the fetched release) and ``kgx:DIR``; they come last, in the order given.
     """
     if sources is None:
         return list(ALL_SOURCES)
     names = [s.strip() for s in (sources.split(",") if isinstance(sources, str) else sources) if s.strip()]
+    if "default" in names:                        # 'default,drug2cell': the default set plus the named ones
+        names = [n for s in names for n in (ALL_SOURCES if s == "default" else (s,))]
     unknown = [s for s in names if s not in KNOWN and not _is_import(s)]
     if unknown:
         raise DataError(f"unknown knowledge source(s) {', '.join(unknown)} (known: {', '.join(KNOWN)}, "
@@ -157,18 +161,56 @@ def _insert(conn: sqlite3.Connection, data: SourceData, seen: set[str], relation
     return count
 
 
+def cache_dir_for(names: list[str]) -> Path:
+    """The cache folder of a graph built from ``names``: ``$BALANCEDBIO_HOME/kg`` for the default sources,
+    ``$BALANCEDBIO_HOME/kg/sets/<names or hash>`` for any other set (so graphs of two sets never replace
+    each other in the cache: the quickstart's graph with ``drug2cell`` beside the default one)."""
+    root = default_graph_dir()
+    if names == list(ALL_SOURCES):
+        return root
+    slug = "+".join(names)
+    if len(slug) > 80 or not all(n in KNOWN for n in names):     # imports name paths: use a hash
+        slug = "set-" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+    return root / "sets" / slug
+
+
+def built_source_set(path: Path) -> list[str] | None:
+    """The source names a built graph records (``None`` for a file that is not a graph)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    if "source_set" in meta:
+        return json.loads(meta["source_set"])
+    return sorted(json.loads(meta.get("sources", "{}")))                # graphs built before source_set
+
+
 def build_graph(dest: str | os.PathLike | None = None, sources: str | Iterable[str] | None = None,
                 force: bool = False, allow_download: bool = False) -> Path:
     """Build the graph from ``sources`` (default all) into ``dest`` (a directory; default the user cache).
 
-    Returns the path of ``graph.sqlite``. An existing graph is kept unless ``force``.
+    Returns the path of ``graph.sqlite``. An existing graph built from the same sources is kept unless
+    ``force``. In the cache (``dest=None``) each source set has its own folder (:func:`cache_dir_for`) and a
+    cached graph built from other sources (an older release's default set) is rebuilt; an explicit ``dest``
+    holding a graph of other sources is a :class:`DataError` unless ``force``.
     """
     names = parse_sources(sources)
-    out_dir = Path(dest) if dest is not None else default_graph_dir()
+    out_dir = Path(dest) if dest is not None else cache_dir_for(names)
     path = out_dir / GRAPH_FILE if out_dir.suffix != ".sqlite" else out_dir
     if path.exists() and not force:
-        log.info("kg: %s exists; use force=True (--force) to rebuild", path)
-        return path
+        built = built_source_set(path)
+        if built is not None and sorted(built) == sorted(names):
+            log.info("kg: %s exists; use force=True (--force) to rebuild", path)
+            return path
+        if dest is not None:
+            raise DataError(f"{path}: a graph built from {', '.join(built or ['unknown sources'])} is there; "
+                            f"--force rebuilds it from {', '.join(names)}")
+        phase(f"kg: the cached graph was built from {', '.join(built or ['unknown sources'])}; "
+              f"rebuilding it from {', '.join(names)}")
 
     imports = {}
     for spec in (s for s in names if _is_import(s)):
@@ -183,4 +225,4 @@ def build_graph(dest: str | os.PathLike | None = None, sources: str | Iterable[s
             log.info("kg: read %s in %.1fs", name, time.perf_counter() - t)
             yield data
 
-    return write_graph(path, read_all())
+    return write_graph(path, read_all(), extra_meta={"source_set": json.dumps(names)})

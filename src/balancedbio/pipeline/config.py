@@ -27,7 +27,8 @@ class PipelineConfig:
     seed: int = option(0, "One seed for every stage (Python, NumPy, torch, data order, sampling).", min=0)
     model: str = option("default", "Base model: packaged name, HF directory, .gguf file or cached hub id.")
     stages: list[str] = option(list(STAGES), "Stages to run, in pipeline order.", choices=STAGES)
-    kg: dict[str, Any] = option({}, "Knowledge-graph stage: sources (default: all), path (an existing graph) or toy: true.")
+    kg: dict[str, Any] = option({}, "Knowledge-graph stage: sources (default: every source but the opt-in drug2cell; [default, drug2cell] adds it), "
+                                "path (an existing graph) or toy: true.")
     synth: dict[str, Any] = option({}, "Synthetic-data stage settings (keys of configs/synth.yaml).")
     bft: dict[str, Any] = option({}, "Supervised stage settings (keys of configs/bft.yaml).")
     grpo: dict[str, Any] = option({}, "GRPO stage settings (keys of configs/grpo.yaml).")

@@ -12,6 +12,7 @@ from typing import Any
 
 from balancedbio.config import from_dict, merge_dicts, option, parse_overrides, to_dict
 from balancedbio.pipeline.context import RunContext, StageResult, StageSpec
+from balancedbio.progress import phase
 
 
 def _section(ctx: RunContext, stage: str, cls: type, wiring: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -51,7 +52,8 @@ def _trained_model(ctx: RunContext, upto: str) -> str:
 class KGStageConfig:
     """Where the knowledge graph comes from."""
 
-    sources: list[str] | None = option(None, "Sources to build from (default: all); see `balancedbio kg build --help`.")
+    sources: list[str] | None = option(None, "Sources to build from (default: every source but the opt-in, non-commercial "
+                                       "drug2cell; [default, drug2cell] adds it); see `balancedbio kg build --help`.")
     path: str | None = option(None, "Use an existing graph directory instead of building one.")
     toy: bool = option(False, "Use the small packaged toy graph (a few dozen diseases; for tests and demos).")
 
@@ -79,7 +81,10 @@ def _kg_run(ctx: RunContext, cfg: KGStageConfig) -> StageResult:
         path = build_graph(sources=cfg.sources)
     graph = KnowledgeGraph.open(path)
     stats = graph.stats() if hasattr(graph, "stats") else {}
-    return StageResult({"graph": str(path)}, {k: v for k, v in stats.items() if isinstance(v, (int, float))})
+    for name, licence in sorted(stats.get("licences", {}).items()):
+        phase(f"kg: {name}: {licence}")
+    summary = {k: v for k, v in stats.items() if isinstance(v, (int, float))}
+    return StageResult({"graph": str(path)}, {**summary, "licences": stats.get("licences", {})})
 
 
 # ------------------------------------------------------------------------------------------- synth
