@@ -101,8 +101,8 @@ TASKS = {
 }
 
 
-# One answer in the right shape per task, about placeholder entities (a teacher that copies it is caught by
-# the entity and answer checks; small models follow the format far more often with it: teacher-v2).
+# One answer in the right shape per task, about made-up entities (teacher-v2); a teacher that copies it is
+# caught by the entity and answer checks. It did not make the 135M default model write JSON (docs/synth.md).
 FORMAT_EXAMPLES = {
     "expertise": {"question": "Which gene is associated with Disease X?",
                   "options": {"A": "GENE1", "B": "GENE2", "C": "GENE3", "D": "GENE4"}, "answer": "C",
