@@ -140,7 +140,9 @@ def test_openai_server_sigkill_then_resume_writes_the_uninterrupted_output(serve
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert not dest.exists() and work.is_dir(), proc.stderr.read().decode()[-2000:]
-    resumed = subprocess.run(_args(url, model, toy_graph, dest, ) + ["--resume"], capture_output=True, env=_env(),
+    left = [p for p in work.rglob("*") if p.is_file()]
+    assert cache in left and all(CANARY.encode() not in p.read_bytes() for p in left)   # the cache holds no key
+    resumed = subprocess.run(_args(url, model, toy_graph, dest) + ["--resume"], capture_output=True, env=_env(),
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
     for s in ("train", "test"):

@@ -234,6 +234,8 @@ def test_sigkill_then_resume_writes_the_uninterrupted_bytes(teacher_run, toy_gra
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert not dest.exists() and work.is_dir(), proc.stderr.read().decode()[-2000:]
+    left = [p for p in work.rglob("*") if p.is_file()]
+    assert cache in left and all(CANARY.encode() not in p.read_bytes() for p in left)   # the cache holds no key
     generate_dataset(_cfg(port), dest, graph=toy_graph, resume=True)
     for s in ("train", "test"):
         assert (dest / f"{s}.jsonl").read_bytes() == (out / f"{s}.jsonl").read_bytes(), s
