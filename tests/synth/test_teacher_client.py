@@ -155,3 +155,19 @@ def test_probe_without_a_model_list_refusing_the_model_is_one_line():
             _client(srv).probe()
     finally:
         srv.shutdown()
+
+
+def test_close_does_not_wait_for_requests_in_flight():
+    srv, _ = fake_server(lambda body, n: (200, chat("late"), 3.0))
+    c = _client(srv, timeout_s=30, retries=0, concurrency=1)
+    try:
+        fut = c.submit(_msg(0), seed=1, max_tokens=4, temperature=0)
+        queued = c.submit(_msg(1), seed=1, max_tokens=4, temperature=0)
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        c.close()
+        assert time.perf_counter() - t0 < 1.0 and queued.cancelled()
+        with pytest.raises(Exception):              # noqa: B017 - the in-flight request fails in its thread
+            fut.result(timeout=10)
+    finally:
+        srv.shutdown()

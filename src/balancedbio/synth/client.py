@@ -89,7 +89,9 @@ class ChatClient:
         return self._pool.submit(self._complete_and_cache, key, messages, seed, max_tokens, temperature)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Drop queued requests and close the connections (a request still in flight fails in its thread),
+        so Ctrl-C or the end of a run never waits out ``timeout_s``."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 
     # ---------------------------------------------------------------------------------------------
