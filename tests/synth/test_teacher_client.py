@@ -146,6 +146,10 @@ def test_cache_survives_a_torn_line(tmp_path):
     second = PromptCache(path)
     second.put("c", "gamma")
     assert PromptCache(path).data == {"a": "alpha", "c": "gamma"}
+    second.close()
+    path.unlink()
+    second.put("d", "delta")                             # after close: memory only, the file stays gone
+    assert not path.exists() and second.get("d") == "delta"
 
 
 def test_probe_without_a_model_list_refusing_the_model_is_one_line():

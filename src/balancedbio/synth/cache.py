@@ -44,6 +44,11 @@ class PromptCache:
     def get(self, key: str) -> str | None:
         return self.data.get(key)
 
+    def close(self) -> None:
+        """No more appends (an answer arriving after the run ended must not recreate the file)."""
+        with self._lock:
+            self.path = None
+
     def put(self, key: str, text: str) -> None:
         with self._lock:
             if key in self.data:

@@ -91,6 +91,7 @@ class ChatClient:
     def close(self) -> None:
         """Drop queued requests and close the connections (a request still in flight fails in its thread),
         so Ctrl-C or the end of a run never waits out ``timeout_s``."""
+        self.cache.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 
