@@ -75,7 +75,7 @@ def prepare_data(cfg: BalanceConfig, run_dir: Path) -> dict[str, Any]:
     synth_dir = synth_dir if synth_dir.is_absolute() else pcfg.run_dir / synth_dir
     train_rows = [json.loads(x) for x in (synth_dir / "train.jsonl").read_text().splitlines() if x.strip()]
     facts = build_facts(cfg.knowledge_facts, seed=cfg.data_seed) if cfg.knowledge_facts else []
-    sft_rows = [{"messages": r["messages"]} for r in train_rows] + training_rows(facts)
+    sft_rows = [{"messages": r["messages"]} for r in train_rows] + training_rows(facts) * cfg.knowledge_repeats
     random.Random(cfg.data_seed).shuffle(sft_rows)
     sft = data_dir / "sft_train.jsonl"
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sft_rows)

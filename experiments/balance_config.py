@@ -41,6 +41,8 @@ class BalanceConfig:
                                    "Synthetic data (keys of configs/synth.yaml); test rows are entity-disjoint.")
     knowledge_facts: int = option(150, "HPO facts trained in one wording and asked in another "
                                   "(experiments/bft_knowledge.py), added to the SFT training set.", min=0)
+    knowledge_repeats: int = option(1, "Copies of each fact's training row in the SFT set (a fact must be seen "
+                                    "to be learnt; a short run sees a fraction of the rows once).", min=1)
     sft: dict[str, Any] = option({}, "Supervised arms' settings (keys of configs/bft.yaml; method set per arm).")
     grpo: dict[str, Any] = option({}, "GRPO arms' settings (keys of configs/grpo.yaml; capability_aware per arm).")
     mmlu_limit: int = option(0, "MMLU-medical questions per subject (0 = all 1,099).", min=0)
