@@ -82,9 +82,10 @@ def _stat(items: dict[str, float], base: dict[str, float] | None, n_boot: int) -
 
 
 def _composite(entries: list[dict[str, Any] | None]) -> tuple[float, float] | None:
-    """Mean of the metrics' deltas and its 95% half-width (metrics on disjoint items: variances add)."""
+    """Mean of the measured metrics' deltas and its 95% half-width (metrics on disjoint items: variances
+    add); metrics not measured (a partial run) are left out, and the plot's axis names those present."""
     got = [e for e in entries if e and e.get("delta_vs_base") is not None and e.get("delta_ci") and None not in e["delta_ci"]]
-    if len(got) != len(entries) or not got:
+    if not got:
         return None
     mean = sum(e["delta_vs_base"] for e in got) / len(got)
     half = math.sqrt(sum(((e["delta_ci"][1] - e["delta_ci"][0]) / 2) ** 2 for e in got)) / len(got)
@@ -115,6 +116,7 @@ def pareto_plot(results: dict[str, Any], dest: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 5))
+    seen: dict[str, set[str]] = {"x": set(), "y": set()}
     for k, (arm, res) in enumerate(results.items()):
         if arm == "base":
             continue
@@ -123,12 +125,15 @@ def pareto_plot(results: dict[str, Any], dest: Path) -> None:
             y = _composite([per.get(m) for m in GENERAL])
             if x is None or y is None:
                 continue
+            seen["x"].update(m for m in DOMAIN if per.get(m))
+            seen["y"].update(m for m in GENERAL if per.get(m))
             ax.errorbar([x[0]], [y[0]], xerr=[x[1]], yerr=[y[1]], fmt="o", color=f"C{k}", capsize=3,
                         label=f"{arm} (seed {seed})")
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("domain gain vs base: mean delta of " + ", ".join(DOMAIN), fontsize=7)
-    ax.set_ylabel("general retention vs base: mean delta of " + ", ".join(GENERAL), fontsize=7)
+    ax.set_xlabel("domain gain vs base: mean delta of " + ", ".join(m for m in DOMAIN if m in seen["x"]), fontsize=7)
+    ax.set_ylabel("general retention vs base: mean delta of " + ", ".join(m for m in GENERAL if m in seen["y"]),
+                  fontsize=7)
     ax.set_title("balance: up-right dominates (95% CI whiskers)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
