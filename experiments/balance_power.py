@@ -89,7 +89,8 @@ def power_table(pilot: Mapping[str, Sequence[tuple[Mapping[str, float], Mapping[
                  "target": target, "n_needed_for_target": need, "available_n": pool}
         bound = _independent_sd(pairs)
         if bound is not None:  # the discordance if the arm's errors were independent of base's: an upper bound
-            entry.update(sd_d_if_independent=bound, mde_at_planned_n_if_independent=mde(bound, planned))
+            entry.update(sd_d_if_independent=bound, mde_at_planned_n_if_independent=mde(bound, planned),
+                         n_needed_if_independent=n_needed(bound, target) if target else None)
         if target and not math.isnan(need):
             reachable = pool is None or need <= pool
             entry["target_reachable"] = reachable

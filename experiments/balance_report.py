@@ -106,7 +106,27 @@ def markdown(report: dict[str, Any]) -> str:
 
     rows = [[m, *[cell(report["results"][a].get(m)) for a in arms]] for m in report["metrics"]]
     head = "partial results: " + ", ".join(report["missing"]) + " missing\n\n" if report["partial"] else ""
-    return head + markdown_table(["metric (%)", *arms], rows)
+    return head + markdown_table(["metric (%)", *arms], rows) + "\n" + power_markdown(report["power"])
+
+
+def power_markdown(power: dict[str, Any]) -> str:
+    """The power table in points: sd_d, MDE at the planned n (pilot sd_d / independent-errors bound), n for the target."""
+    def pts(x: Any) -> str:
+        return "-" if x is None else f"{100 * x:.1f}"
+
+    rows = []
+    for m, e in power["measures"].items():
+        if "note" in e:
+            rows.append([m, e["n_pilot"], "0 items changed", "-", "-", "-", pts(e.get("target")), "-", "-"])
+            continue
+        rows.append([m, e["n_pilot"], f"{e['discordant_share']:.3f}", f"{e['sd_d']:.3f}", e["planned_n"],
+                     f"{pts(e['mde_at_planned_n'])} / {pts(e.get('mde_at_planned_n_if_independent'))}",
+                     pts(e.get("target")),
+                     f"{e.get('n_needed_for_target') or '-'} / {e.get('n_needed_if_independent') or '-'}",
+                     e.get("available_n") or "generated"])
+    return markdown_table(["metric", "pilot n", "discordant", "sd_d", "planned n",
+                           "MDE at planned n (pilot / independent), points", "target", "n for target (pilot / independent)",
+                           "available"], rows)
 
 
 def pareto_plot(results: dict[str, Any], dest: Path) -> None:
