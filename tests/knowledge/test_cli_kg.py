@@ -37,3 +37,16 @@ def test_kg_build_errors_and_toy(isolated_home, capsys):
     assert main(["kg", "build", "--toy"]) == 0
     assert json.loads(capsys.readouterr().out)["entities"]["gene"] > 0
     assert main(["kg", "verify", "CFTR", "gene_associated_with", "cystic fibrosis"]) == 0
+
+
+def test_build_over_a_graph_of_other_sources_is_one_line_exit_2(tmp_path, capsys):
+    from balancedbio.cli import main
+
+    dest = tmp_path / "kg"
+    assert main(["kg", "build", "--sources", "doid", "--dest", str(dest)]) == 0
+    capsys.readouterr()
+    assert main(["kg", "build", "--sources", "doid", "--dest", str(dest)]) == 0     # same set: kept
+    assert "exists; use --force" in capsys.readouterr().err
+    assert main(["kg", "build", "--sources", "doid,hgnc", "--dest", str(dest)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "a graph built from doid is there; --force rebuilds it from doid, hgnc" in err and "\n" not in err

@@ -103,6 +103,13 @@ def _build(args: argparse.Namespace) -> int:
 
         dest = Path(args.dest) if args.dest else default_graph_dir()
         if (dest / GRAPH_FILE).exists() and not args.force:
+            from balancedbio.errors import DataError
+            from balancedbio.knowledge.build import built_source_set
+
+            built = built_source_set(dest / GRAPH_FILE)
+            if built is not None and sorted(built) != sorted(names):
+                raise DataError(f"{dest / GRAPH_FILE}: a graph built from {', '.join(built)} is there; --force "
+                                f"rebuilds it from {', '.join(names)} (or --dest DIR builds it elsewhere)")
             print(f"balancedbio kg build: {dest / GRAPH_FILE} exists; use --force to rebuild", file=sys.stderr)
             _print(KnowledgeGraph.open(dest).stats())
             return 0
