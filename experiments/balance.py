@@ -1,4 +1,4 @@
-"""Does it balance? base vs NLL vs DFT vs BFT vs BFT->GRPO vs BFT->capability-aware GRPO (issue 19).
+"""Does it balance? base vs NLL vs DFT vs BFT vs BFT->GRPO vs BFT->capability-aware GRPO.
 
 Every arm starts from the same base model and trains on the same data: the MKGSG synthetic training split
 (every capability) plus ``knowledge_facts`` HPO facts in one wording (``experiments/bft_knowledge.py``);
