@@ -33,8 +33,13 @@ def write_run_report(ctx: RunContext) -> dict[str, str]:
              f"Base model: `{ctx.cfg.model}` | seed {ctx.cfg.seed} | stages: {', '.join(ctx.cfg.stages)}", "",
              "## Stages", "", "| stage | seconds | summary |", "|---|---:|---|"]
     for stage, manifest in ctx.manifests.items():
-        summary = ", ".join(f"{k}={_fmt(v)}" for k, v in manifest.get("summary", {}).items())
+        summary = ", ".join(f"{k}={_fmt(v)}" for k, v in manifest.get("summary", {}).items()
+                            if not isinstance(v, (dict, list)))
         lines.append(f"| {stage} | {manifest.get('seconds', 0):.1f} | {summary} |")
+    licences = ctx.manifests.get("kg", {}).get("summary", {}).get("licences")
+    if licences:
+        lines += ["", "## Knowledge sources and their licences", "", "| source | licence |", "|---|---|"]
+        lines += [f"| {name} | {text} |" for name, text in sorted(licences.items())]
     report: dict[str, Any] = {"run": ctx.cfg.name, "model": ctx.cfg.model, "seed": ctx.cfg.seed,
                               "stages": ctx.manifests}
     plots: list[str] = []
