@@ -99,12 +99,18 @@ def management_plan(rng: random.Random, p: Pools, disease: str, genes: list[str]
         plan.facts.append(fact(drug, rel, obj, t.source(drug, rel, obj)))
         plan.mentions.append((name[drug], drug))
 
+    def state_each(pairs: list[tuple[str, str]], rel: str) -> list[str]:
+        """State up to MAX_LISTED of the (drug, object) pairs, one drug per name stem, by name."""
+        obj = dict(pairs)
+        shown = _one_per_stem(p, _by_name(p, obj))[:MAX_LISTED]
+        for x in shown:
+            state(x, rel, obj[x])
+        return shown
+
     listed: list[str] = []
     if indicated:
         obj = dict(indicated)
-        listed = _one_per_stem(p, _by_name(p, obj))[:MAX_LISTED]
-        for x in listed:
-            state(x, "indicated_for", obj[x])
+        listed = state_each(indicated, "indicated_for")
         plan.clauses.append(f"indicated drugs: {join_names([name[x] for x in listed])}")
         if off_label:
             obj_off = dict(off_label)
@@ -131,10 +137,7 @@ def management_plan(rng: random.Random, p: Pools, disease: str, genes: list[str]
         what = f"the product of {join_names([p.gene_symbol[g] for g in genes])}" if genes else "a gene of it"
         plan.clauses.append(f"no drug in the knowledge graph is indicated for {dn} or targets {what}")
     if contra:
-        obj = dict(contra)
-        shown = _one_per_stem(p, _by_name(p, obj))[:MAX_LISTED]
-        for x in shown:
-            state(x, "contraindicated_for", obj[x])
+        shown = state_each(contra, "contraindicated_for")
         plan.clauses.append(f"avoid {join_names([name[x] for x in shown])} (contraindicated in {dn})")
     for a in listed[:1]:
         partners = [b for b in _by_name(p, t.interactions.get(a, {})) if b not in supported]
