@@ -77,3 +77,18 @@ def test_hpo_reader_counts():
     assert {"is_a", "has_phenotype", "has_inheritance", "associated_with_gene"} <= rels
     assert sum(e.type == "phenotype" for e in data.entities) > 15_000
     assert data.version.startswith("20")
+
+
+def test_a_killed_builds_temporary_file_is_removed_by_the_next_build(tmp_path):
+    import os
+    import time
+
+    dest = tmp_path / "kg"
+    dest.mkdir()
+    stale, fresh = dest / ".graph.sqlite.abc123.tmp", dest / ".graph.sqlite.def456.tmp"
+    stale.write_bytes(b"half a graph")
+    fresh.write_bytes(b"a build in progress")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    build_graph(dest, sources="doid")
+    assert not stale.exists() and fresh.exists()          # a temporary still being written is left alone

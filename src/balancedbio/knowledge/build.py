@@ -94,9 +94,31 @@ def _reader(name: str):
     return READERS.get(name) or OPT_IN[name]
 
 
+STALE_TMP_SECONDS = 600   # a build in progress writes its temporary file all the time; one untouched this long was killed
+
+
+def remove_stale_temporaries(path: Path, older_than: float = STALE_TMP_SECONDS) -> int:
+    """Delete the temporary files that killed builds of ``path`` left beside it (untouched for ``older_than`` s)."""
+    removed = 0
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def write_graph(path: Path, datasets: Iterable[SourceData], *, extra_meta: dict[str, str] | None = None) -> Path:
-    """Write source data into a new SQLite graph at ``path`` (atomically). Returns ``path``."""
+    """Write source data into a new SQLite graph at ``path`` (atomically). Returns ``path``.
+
+    A SIGKILLed build cannot remove its temporary file; the next build of ``path`` removes those left
+    untouched for :data:`STALE_TMP_SECONDS`.
+    """
     t0 = time.perf_counter()
+    if path.parent.is_dir():
+        remove_stale_temporaries(path)
     with atomic_path(path) as tmp:
         conn = sqlite3.connect(tmp)
         try:
