@@ -270,7 +270,7 @@ def test_resume_with_the_answerability_filter_writes_the_uninterrupted_bytes(toy
 
     from balancedbio.atomic import write_json
     from balancedbio.config import config_hash
-    from balancedbio.synth import curate
+    from balancedbio.synth import answerability
 
     class FakeFilter:                                     # keeps rows whose id hashes even; no model
         def __init__(self, *a, **kw):
@@ -280,8 +280,7 @@ def test_resume_with_the_answerability_filter_writes_the_uninterrupted_bytes(toy
             for row in rows:
                 yield row, hashlib.sha256(row["id"].encode()).digest()[0] % 2 == 0
 
-    monkeypatch.setattr(curate, "AnswerabilityFilter", FakeFilter)
-    monkeypatch.setattr(gen, "AnswerabilityFilter", FakeFilter)
+    monkeypatch.setattr(answerability, "AnswerabilityFilter", FakeFilter)
     cfg = _cfg(**{"answerability.enabled": "true"})
     straight = tmp_path / "straight"
     manifest = generate_dataset(cfg, straight, graph=toy_graph)

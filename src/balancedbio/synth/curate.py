@@ -8,16 +8,17 @@
   sampling (:mod:`balancedbio.synth.pools`); :func:`split_audit` re-reads the written files and counts any
   disease or gene of the test split that appears in train (expected: 0).
 - **Answerability** (Source2Synth, Lupidi et al., arXiv 2409.08239, "filter" step): keep an example only
-  if a model recovers its answer in ``k`` sampled tries, judged by :func:`balancedbio.scoring.score`.
-  Source2Synth uses a model fine-tuned on another slice of the data; here the model is whatever the
-  config names (default: the packaged base model), an honest but weaker filter.
+  if a model recovers its answer in ``k`` sampled tries, judged by :func:`balancedbio.scoring.score`,
+  asked the row's question alone or (``context``) with the row's grounding facts before it
+  (:func:`answer_prompt`). Source2Synth's model is fine-tuned on another slice of the data first: that
+  step is :mod:`balancedbio.synth.answerability`, which hands this filter the tuned model.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +76,31 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 # Answerability (Source2Synth-style filter)
 
 
-class AnswerabilityFilter:
-    """Keeps a row when ``model`` answers it correctly in at least one of ``tries`` samples."""
+def answer_prompt(row: dict[str, Any], context: Callable[[dict[str, Any]], str] | None = None) -> dict[str, str]:
+    """The user message the answerability model is asked: the row's question, or (``context`` given) the
+    row's facts as ``context(row)`` renders them, then the question. Tuning and filtering use the same one."""
+    question = row["messages"][0]
+    if context is None:
+        return question
+    return {"role": "user", "content": f"Facts:\n{context(row)}\n\n{question['content']}"}
 
-    def __init__(self, model: str | None, *, tries: int = 3, max_new_tokens: int = 64, seed: int = 0):
+
+class AnswerabilityFilter:
+    """Keeps a row when ``model`` answers it correctly in at least one of ``tries`` samples.
+
+    ``model``: a packaged name or a directory (a LoRA adapter directory loads onto its base and is merged,
+    so sampling runs at the base model's speed); ``context``: see :func:`answer_prompt`.
+    """
+
+    def __init__(self, model: str | None, *, tries: int = 3, max_new_tokens: int = 64, seed: int = 0,
+                 context: Callable[[dict[str, Any]], str] | None = None):
         from balancedbio.models import load_model
 
         self.model, self.tokenizer = load_model(model or "default")
+        if hasattr(self.model, "merge_and_unload"):          # a PEFT adapter on its base
+            self.model = self.model.merge_and_unload()
         self.model.eval()
-        self.tries, self.max_new_tokens, self.seed = tries, max_new_tokens, seed
+        self.tries, self.max_new_tokens, self.seed, self.context = tries, max_new_tokens, seed, context
 
     def answerable(self, row: dict[str, Any]) -> bool:
         import torch
@@ -91,7 +108,7 @@ class AnswerabilityFilter:
         from balancedbio.prompts import build_prompt_ids
         from balancedbio.scoring import score
 
-        input_ids = build_prompt_ids(self.tokenizer, [row["messages"][0]])   # [1, T]
+        input_ids = build_prompt_ids(self.tokenizer, [answer_prompt(row, self.context)])   # [1, T]
         torch.manual_seed(self.seed + int(hashlib.blake2b(row["id"].encode(), digest_size=4).hexdigest(), 16))
         with torch.no_grad():
             out = self.model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,

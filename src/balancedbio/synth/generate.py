@@ -12,7 +12,9 @@ bytes. Rows are written to ``.<output>.partial/`` as they are made and the direc
 stream and appending, per split, only the rows that split's file does not hold yet (the two files are
 buffered separately, so a kill can leave them flushed to different points; a torn last line is cut).
 With the answerability filter on, generation writes ``raw/`` and the filter rewrites the split files
-from it from the start on every resume, so a resumed run writes the same bytes as an uninterrupted one.
+from it from the start on every resume (after tuning on a slice in ``answerability/``, resumed from its
+last checkpoint: :mod:`balancedbio.synth.answerability`), so a resumed run writes the same bytes as an
+uninterrupted one.
 
 Example::
 
@@ -36,14 +38,12 @@ from typing import Any
 
 from balancedbio.atomic import write_json
 from balancedbio.config import config_hash, option, to_dict
-from balancedbio.errors import BalancedBioError, DataError
+from balancedbio.errors import BalancedBioError, ConfigError, DataError, ModelError
 from balancedbio.knowledge.graph import KnowledgeGraph
 from balancedbio.rows import CAPABILITIES
 from balancedbio.synth.curate import (
-    AnswerabilityFilter,
     capability_schedule,
     dedupe_key,
-    read_jsonl,
     split_audit,
 )
 from balancedbio.synth.instructions import INSTRUCTION
@@ -81,12 +81,22 @@ class LLMConfig:
 
 @dataclass(frozen=True)
 class AnswerabilityConfig:
-    """Source2Synth-style filter: drop examples a model cannot answer in ``tries`` samples."""
+    """Source2Synth's curation: tune a model on a slice, drop examples it cannot answer in ``tries`` samples
+    (synth/answerability.py)."""
 
     enabled: bool = option(False, "Run the answerability filter (slow: generation per example).")
     model: str = option("default", "Model that must recover the answer (name or directory).")
     tries: int = option(3, "Samples per example (Source2Synth uses k=3).", min=1)
     max_new_tokens: int = option(64, "Tokens per sampled answer.", min=1)
+    finetune_slice: float = option(0.0, "Share of the train rows a LoRA copy of the model is first tuned on "
+                                   "(kept, not filtered); 0 filters with the untuned model.", min=0.0, max=0.9)
+    finetune_steps: int = option(30, "Optimizer steps of the slice tuning (SFT recipe, method nll).", min=1)
+    finetune_lr: float = option(5e-4, "Learning rate of the slice tuning (constant, no warm-up).", min=0.0,
+                                min_exclusive=True)
+    finetune_batch_size: int = option(4, "Slice rows per tuning step.", min=1)
+    finetune_max_length: int = option(1024, "Longest tuning row in tokens (longer slice rows are skipped).", min=16)
+    with_facts: bool = option(False, "Put the row's grounding facts (entity names) before the question, in "
+                              "tuning and filtering (Source2Synth's 'given the context').")
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,15 @@ def _check_config(cfg: SynthConfig) -> None:
         raise DataError("synth config: key 'mix': at least one capability needs a positive weight")
     if cfg.llm.role == "teacher" and cfg.backend != "openai":
         raise DataError("synth config: key 'llm.role': the teacher needs backend=openai (an OpenAI-compatible server)")
+    a = cfg.answerability
+    for key, on in (("finetune_slice", a.finetune_slice > 0), ("with_facts", a.with_facts)):
+        if on and not a.enabled:
+            raise ConfigError(f"synth config: key 'answerability.{key}': has no effect without "
+                              "answerability.enabled=true")
+    expected_train = cfg.num_examples * (1 - cfg.test_fraction)
+    if a.finetune_slice > 0 and expected_train * (1 - a.finetune_slice) < 1:
+        raise ConfigError(f"synth config: key 'answerability.finetune_slice': {a.finetune_slice} of about "
+                          f"{expected_train:.0f} train rows leaves none to filter")
 
 
 def to_row(item: Item, index: int, cfg: SynthConfig, split: str, sources: dict[str, str],
@@ -201,6 +220,13 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
         from balancedbio.synth.teacher import open_teacher_client
 
         teacher = open_teacher_client(cfg.llm)             # probe: a dead server fails before any file exists
+    if cfg.answerability.enabled:
+        from balancedbio.models import resolve_model
+
+        try:
+            resolve_model(cfg.answerability.model)        # a missing filter model fails before generation
+        except ModelError as exc:
+            raise ConfigError(f"synth config: key 'answerability.model': {exc}") from None
 
     already = _prepare_work(work, chash, resume, gen_dir=_gen_dir(cfg, work))
     rewriter = _make_rewriter(cfg, work) if cfg.backend != "template" and teacher is None else None
@@ -282,8 +308,11 @@ def generate_dataset(cfg: SynthConfig, output_dir: str | os.PathLike, *, resume:
 
     answerability = None
     if cfg.answerability.enabled:
-        answerability = _filter_answerable(cfg, work, drops, counts)
+        from balancedbio.synth.answerability import filter_answerable
+
+        answerability = filter_answerable(cfg.answerability, cfg.seed, work, graph, drops, counts)
     shutil.rmtree(work / "raw", ignore_errors=True)
+    shutil.rmtree(work / "answerability", ignore_errors=True)
     audit = split_audit(work / "train.jsonl", work / "test.jsonl", pools.cluster)
     manifest = {
         "format_version": FORMAT_VERSION, "generator": generator, "seed": cfg.seed,
@@ -335,23 +364,3 @@ def _prepare_work(work: Path, chash: str, resume: bool, *, gen_dir: Path) -> dic
     gen_dir.mkdir(parents=True)
     write_json(progress, {"config_hash": chash})
     return {"train": 0, "test": 0}
-
-
-def _filter_answerable(cfg: SynthConfig, work: Path, drops: dict[str, int], counts: dict) -> dict[str, Any]:
-    filt = AnswerabilityFilter(cfg.answerability.model, tries=cfg.answerability.tries,
-                               max_new_tokens=cfg.answerability.max_new_tokens, seed=cfg.seed)
-    kept = dropped = 0
-    for split in ("train", "test"):
-        src = work / "raw" / f"{split}.jsonl"
-        dst = work / f"{split}.jsonl.filtered"
-        with open(dst, "w", encoding="utf-8") as fh:
-            for row, ok in filt.filter(read_jsonl(src)):
-                if ok:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    kept += 1
-                else:
-                    dropped += 1
-                    counts[split][row["capability"]] -= 1
-        os.replace(dst, work / f"{split}.jsonl")
-    drops["unanswerable"] = dropped
-    return {"model": cfg.answerability.model, "tries": cfg.answerability.tries, "kept": kept, "dropped": dropped}
