@@ -70,7 +70,8 @@ def test_two_steps_weights_change_and_outputs(tmp_path, tiny_model_dir, monkeypa
 def test_surgery_none_matches_trl_loss_and_gradient(tmp_path, tiny_model_dir):
     """Sum of per-capability losses / gradients == TRL's _compute_loss on the same micro-batch."""
     cfg = _cfg(tmp_path, tiny_model_dir, "surgery=none", "loss_type=dapo", "model.use_lora=true",
-               "model.lora.dropout=0.0")  # dropout would draw different masks in the two passes
+               "model.lora.dropout=0.0",  # dropout would draw different masks in the two passes
+               "precision=fp32")          # also on a GPU, where auto is bf16 and the two sums round apart
     rows = contract_rows()
     trainer = build_trainer(cfg, rows=rows, reward_funcs=[_diversity_reward], rule_weights=[1.0], model_weights=[0.0])
     trainer.model.train()

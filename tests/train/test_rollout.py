@@ -125,3 +125,44 @@ def test_kept_shapes_are_bounded_lru_and_released(tiny):
     assert [k[1] for k in engine.cached_shapes()] == [32, 16]
     with pytest.raises(ValueError, match="max_cached"):
         StaticRollout(model, max_cached=0)
+
+
+def test_cache_positions_undo_warm_up_steps(tiny):
+    """What a CUDA graph capture's warm-up steps advance (the static cache's own write position) is put back:
+    without it every replay wrote one slot late per warm-up step and the last ones past the cache."""
+    from balancedbio.train.rollout import cache_positions, restore_cache_positions
+
+    model, _ = tiny
+    engine = StaticRollout(model, use_cuda_graph=False, buckets=None)
+    cache = engine._new_cache(2, 16)
+    ids = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    with torch.no_grad():
+        model(input_ids=ids, past_key_values=cache, use_cache=True)            # prefill: 3 positions
+        saved = cache_positions(cache)
+        assert saved and all(p is not None and int(p) == 3 for p in saved)
+        for _ in range(2):                                                    # two warm-up steps
+            model(input_ids=ids[:, :1], past_key_values=cache, use_cache=True)
+    assert all(int(layer.cumulative_length) == 5 for layer in cache.layers)
+    restore_cache_positions(cache, saved)
+    assert all(int(layer.cumulative_length) == 3 for layer in cache.layers)
+    assert cache.get_seq_length() == 3
+
+
+def test_rollout_under_bf16_autocast_and_after_it(tiny):
+    """The trainers decode under bf16 autocast (a GPU's mixed precision): the static cache takes the
+    prefill's and the steps' key/value states whatever their dtype, also when a kept cache meets the
+    other autocast state (transformers 5.17 failed here with an index_copy_ dtype error)."""
+    model, tok = tiny
+    enc = tok(PROMPTS, return_tensors="pt", padding=True)
+    engine = StaticRollout(model, use_cuda_graph=False, buckets=None)
+    outs = []
+    for autocast in (True, False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            outs.append(engine.generate(enc.input_ids, enc.attention_mask, max_new_tokens=6,
+                                        sampling=Sampling(do_sample=False), eos_token_ids=[tok.eos_token_id],
+                                        pad_token_id=tok.pad_token_id))
+    assert len(engine._entries) == 1                                   # one kept cache, reused
+    assert outs[0].shape[0] == len(PROMPTS) and int(outs[0].max()) < model.config.vocab_size
+    ref = hf_generate(model, enc.input_ids, enc.attention_mask, max_new_tokens=6, sampling=Sampling(do_sample=False),
+                      eos_token_ids=[tok.eos_token_id], pad_token_id=tok.pad_token_id)
+    assert torch.equal(outs[1], ref)                                   # fp32 after autocast: still exact

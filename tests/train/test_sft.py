@@ -80,10 +80,11 @@ def test_fused_head_loss_and_gradient_equal_plain_fp32(tiny_model_dir, chat_file
     """TRL's chunked per-token log-probs through our loss vs sft_loss on full fp32 logits."""
     from balancedbio.losses import sft_loss
 
-    cfg = recipe(tiny_model_dir, chat_file, tmp_path / "cmp", "train.group_size=3")
+    cfg = recipe(tiny_model_dir, chat_file, tmp_path / "cmp", "train.group_size=3", "train.precision=fp32")
     trainer = build_trainer(cfg)
-    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
     model = trainer.model
+    batch = {k: v.to(model.device) for k, v in
+             trainer.data_collator([trainer.train_dataset[i] for i in range(4)]).items()}  # a GPU holds the model
     model.train()
     trainer.current_gradient_accumulation_steps = 1
     loss = trainer.compute_loss(model, dict(batch))
@@ -101,9 +102,10 @@ def test_fused_head_loss_and_gradient_equal_plain_fp32(tiny_model_dir, chat_file
 
 
 def test_bft_gradient_accumulation_matches_one_big_batch(tiny_model_dir, chat_file, tmp_path):
-    one = train_sft(recipe(tiny_model_dir, chat_file, tmp_path / "b4", "train.max_steps=1"))
+    # fp32 also on a GPU (precision auto would train in bf16 there, and the two runs differ by its rounding)
+    one = train_sft(recipe(tiny_model_dir, chat_file, tmp_path / "b4", "train.max_steps=1", "train.precision=fp32"))
     two = train_sft(recipe(tiny_model_dir, chat_file, tmp_path / "b2x2", "train.max_steps=1",
-                           "train.batch_size=2", "train.grad_accum=2"))
+                           "train.batch_size=2", "train.grad_accum=2", "train.precision=fp32"))
     a, b = weights(one), weights(two)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)

@@ -52,6 +52,16 @@ def precision_flags(precision: str) -> tuple[bool, bool]:
     return precision == "bf16", precision == "fp16"
 
 
+def checkpointing_kwargs(args_cls: type, on: bool) -> dict[str, Any]:
+    """Activation checkpointing under the name ``args_cls`` (a TrainingArguments subclass) knows: older
+    transformers releases (5.17, the GPU image's) call it ``gradient_checkpointing``; newer ones
+    ``activation_checkpointing``, keeping the old name as a deprecated alias."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(args_cls)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": on}
+
+
 def train_model_config(model_cfg: Any) -> Any:
     """The model config to load for training: ``dtype: auto`` loads fp32 master weights (mixed precision
     is the Trainer's ``bf16`` / ``fp16`` autocast), any explicit dtype is kept."""

@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -111,6 +112,49 @@ def hf_generate(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tenso
     return out[:, input_ids.shape[1]:]
 
 
+@functools.cache
+def _static_cache_class() -> type:
+    """transformers' ``StaticCache`` that stores each update in the dtype its layer was allocated with.
+
+    Under mixed precision (the trainers' bf16 autocast) the key/value states a Llama layer hands the cache are
+    not of one dtype: with transformers 5.17 the keys are fp32 (the rotary product promotes them) and the values
+    bf16, and an entry kept for reuse may meet the other autocast state. The static layers allocate both
+    buffers in the first keys' dtype and ``index_copy_`` into them, which refuses another dtype (seen on an
+    H200: "self and source expected to have the same dtype"). Casting to the buffers' dtype is exact for fp32
+    runs (nothing to cast) and is what attention reads under autocast anyway."""
+    from transformers import StaticCache
+
+    class _Cache(StaticCache):
+        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any,
+                   **kwargs: Any) -> Any:
+            layer = self.layers[layer_idx] if layer_idx < len(self.layers) else None
+            keys = getattr(layer, "keys", None) if getattr(layer, "is_initialized", False) else None
+            if isinstance(keys, torch.Tensor):
+                key_states, value_states = key_states.to(keys.dtype), value_states.to(layer.values.dtype)
+            else:  # the layer allocates both buffers in the keys' dtype
+                value_states = value_states.to(key_states.dtype)
+            return super().update(key_states, value_states, layer_idx, *args, **kwargs)
+
+    return _Cache
+
+
+def cache_positions(cache: Any) -> list[torch.Tensor | None]:
+    """A copy of each cache layer's write position (``cumulative_length`` when it is a tensor), so steps run
+    only to warm up a CUDA graph capture can be undone with :func:`restore_cache_positions`."""
+    out: list[torch.Tensor | None] = []
+    for layer in getattr(cache, "layers", []):
+        pos = getattr(layer, "cumulative_length", None)
+        out.append(pos.clone() if isinstance(pos, torch.Tensor) else None)
+    return out
+
+
+def restore_cache_positions(cache: Any, positions: list[torch.Tensor | None]) -> None:
+    """Put back the write positions :func:`cache_positions` copied (in place: a captured graph holds them)."""
+    for layer, pos in zip(getattr(cache, "layers", []), positions):
+        if pos is not None:
+            layer.cumulative_length.copy_(pos)
+
+
 class StaticRollout:
     """Static-cache decoding with an optional CUDA-graph step (see the module docstring).
 
@@ -162,10 +206,8 @@ class StaticRollout:
     # -- shared pieces -------------------------------------------------------------------------------
 
     def _new_cache(self, batch: int, max_len: int) -> Any:
-        from transformers import StaticCache
-
         cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") else self.model.config
-        return StaticCache(config=cfg, max_cache_len=max_len)
+        return _static_cache_class()(config=cfg, max_cache_len=max_len)
 
     def _prefill(self, input_ids, attention_mask, cache, full_mask, sampling, generator):
         b, p = input_ids.shape
@@ -268,6 +310,10 @@ class StaticRollout:
         """Warm up and capture one decoding step in a CUDA graph; None (eager fallback) if that fails."""
         try:
             snapshot = {k: v.clone() for k, v in buf.items()}
+            # the warm-up steps advance the cache's own write position (transformers' static layers keep
+            # it in a tensor, ``cumulative_length``): put it back, or every replay writes past the prompt's
+            # true end and the last ones past the cache (an index_copy_ device assert)
+            positions = cache_positions(cache)
             # the warm-up steps draw random numbers: restore the generator afterwards, so a first call
             # (warm-up + capture) samples the same tokens as a later call that only replays the graph
             rng = torch.cuda.get_rng_state(buf["tok"].device)
@@ -280,6 +326,7 @@ class StaticRollout:
             graph = torch.cuda.CUDAGraph()
             for k, v in snapshot.items():
                 buf[k].copy_(v)
+            restore_cache_positions(cache, positions)
             with torch.cuda.graph(graph):
                 self._step(buf, cache, sampling, eos, pad_token_id, None)
             for k, v in snapshot.items():  # restore what the warm-up steps consumed

@@ -85,7 +85,7 @@ def sft_args(cfg: SFTRecipeConfig, *, extra: dict[str, Any] | None = None) -> An
     import torch
     from trl import SFTConfig
 
-    from balancedbio.train.recipe import precision_flags
+    from balancedbio.train.recipe import checkpointing_kwargs, precision_flags
 
     t = cfg.train
     bf16, fp16 = precision_flags(t.precision)
@@ -98,7 +98,7 @@ def sft_args(cfg: SFTRecipeConfig, *, extra: dict[str, Any] | None = None) -> An
         num_train_epochs=t.epochs, max_steps=t.max_steps,
         per_device_train_batch_size=t.batch_size, gradient_accumulation_steps=t.grad_accum,
         max_length=t.max_length, packing=False, padding_free=False,
-        activation_checkpointing=t.gradient_checkpointing, bf16=bf16, fp16=fp16, torch_compile=t.torch_compile,
+        **checkpointing_kwargs(SFTConfig, t.gradient_checkpointing), bf16=bf16, fp16=fp16, torch_compile=t.torch_compile,
         save_strategy="steps" if t.save_steps else "no", save_steps=t.save_steps or 500,
         save_total_limit=t.save_total_limit, logging_steps=t.logging_steps, report_to=report,
         dataloader_num_workers=0, remove_unused_columns=True, disable_tqdm=False,
