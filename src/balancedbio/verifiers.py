@@ -63,9 +63,9 @@ def ensure_nltk_data() -> Path:
 
 
 def _write_punkt(target: Path) -> None:
-    from punkt.data import english
-
     if not all((target / f).is_file() for f in _PUNKT_FILES):
+        from punkt.data import english
+
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".english-", dir=target.parent))
         (tmp / "abbrev_types.txt").write_text("".join(f"{a}\n" for a in sorted(english.ABBREV_TYPES)), encoding="utf-8")
