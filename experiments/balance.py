@@ -83,10 +83,34 @@ def prepare_data(cfg: BalanceConfig, run_dir: Path) -> dict[str, Any]:
         write_text(sft, text)
     write_json(data_dir / "knowledge_facts.json", facts)
     graph = manifests["kg"]["outputs"]["graph"]
-    return {"synth_train": synth_dir / "train.jsonl", "synth_test": synth_dir / "test.jsonl", "sft_train": sft,
+    data = {"synth_train": synth_dir / "train.jsonl", "synth_test": synth_dir / "test.jsonl", "sft_train": sft,
             "facts": facts, "graph": graph if Path(graph).is_absolute() else str(pcfg.run_dir / graph),
             "ifeval_subset": ifeval_subset(cfg, data_dir) if "ifeval" in cfg.measures else None,
             "counts": {"synth_train": len(train_rows), "knowledge_facts": len(facts), "sft_rows": len(sft_rows)}}
+    write_json(data_dir / PREPARED, {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()
+                                     if k != "facts"})
+    return data
+
+
+PREPARED = "prepared.json"
+
+
+def load_prepared(cfg: BalanceConfig, run_dir: Path) -> dict[str, Any]:
+    """The data a ``--prepare-only`` sitting wrote, without the kg and synth stages (a machine without the
+    knowledge packages or the graph: the synth measure's graph flags are added where the graph is)."""
+    path = run_dir / "data" / PREPARED
+    if not path.is_file():
+        raise DataError(f"{path}: no prepared data; run this config with --prepare-only first")
+    blob = json.loads(path.read_text())
+    for key in ("synth_train", "synth_test", "sft_train", "ifeval_subset"):
+        if blob.get(key) is not None:
+            if not Path(blob[key]).is_file():
+                raise DataError(f"{path}: {key}: {blob[key]} not found")
+            blob[key] = Path(blob[key])
+    if "ifeval" in cfg.measures and blob.get("ifeval_subset") is None:
+        raise DataError(f"{path}: prepared without the IFEval subset but measures has ifeval")
+    blob["facts"] = json.loads((run_dir / "data" / "knowledge_facts.json").read_text())
+    return blob
 
 
 def ifeval_subset(cfg: BalanceConfig, data_dir: Path) -> Path:
@@ -206,7 +230,7 @@ def run_measures(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
         if not loaded:
             from balancedbio.models import load_model
 
-            m, t = load_model(model_spec, dtype="float32")
+            m, t = load_model(model_spec, dtype="float32", device=eval_device(cfg))
             m.eval()
             loaded.extend([m, t])
         return loaded[0], loaded[1]
@@ -217,14 +241,6 @@ def run_measures(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
         key = config_hash(settings)
         path = res_dir / f"{measure}.json"
         if path.is_file() and json.loads(path.read_text()).get("settings_hash") == key:
-            blob = json.loads(path.read_text())
-            if measure == "synth" and "contradiction" not in blob["items"]:  # written before the flag existed
-                from balancedbio.knowledge.graph import KnowledgeGraph
-
-                rows = synth_rows(cfg, data)
-                texts = [blob["extra"]["completions"][str(r["id"])] for r in rows]
-                blob["items"].update(M.graph_flags(rows, texts, KnowledgeGraph.open(data["graph"])))
-                write_json(path, blob)
             continue
         if deadline is not None and time.time() > deadline:
             missing.append(measure)
@@ -239,9 +255,7 @@ def run_measures(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
                               batch_size=cfg.batch_size)
         elif measure == "synth":
             if not graph:
-                from balancedbio.knowledge.graph import KnowledgeGraph
-
-                graph.append(KnowledgeGraph.open(data["graph"]))
+                graph.append(open_graph(data))
             result = M.synth(*model(), synth_rows(cfg, data), graph[0], max_new_tokens=cfg.synth_max_new_tokens,
                              batch_size=cfg.batch_size)
         else:
@@ -253,6 +267,46 @@ def run_measures(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
     return missing
 
 
+def eval_device(cfg: BalanceConfig) -> str | None:
+    """Where the measures run: ``cfg.device``; auto = the GPU when there is one."""
+    if cfg.device != "auto":
+        return cfg.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else None
+
+
+def open_graph(data: dict[str, Any]) -> Any:
+    """The graph of the synth measure's flags; None where it is not on this machine (the flags are added
+    by :func:`backfill_graph_flags` where it is)."""
+    if not Path(data["graph"]).exists():
+        print(f"balance: {data['graph']} not here: synth answers are judged now, graph flags added later",
+              flush=True)
+        return None
+    from balancedbio.knowledge.graph import KnowledgeGraph
+
+    return KnowledgeGraph.open(data["graph"])
+
+
+def backfill_graph_flags(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any]) -> int:
+    """Add the hallucination/contradiction flags to every synth result written without them (on a machine
+    without the graph, or before the flags existed), from the stored answers; returns how many files."""
+    import balance_measures as M
+
+    todo = [p for p in sorted((run_dir / "results").glob("*/synth.json"))
+            if "contradiction" not in json.loads(p.read_text())["items"]]
+    if not todo or not Path(data["graph"]).exists():
+        return 0
+    graph = open_graph(data)
+    rows = synth_rows(cfg, data)
+    for path in todo:
+        blob = json.loads(path.read_text())
+        texts = [blob["extra"]["completions"][str(r["id"])] for r in rows]
+        blob["items"].update(M.graph_flags(rows, texts, graph))
+        write_json(path, blob)
+    return len(todo)
+
+
 # ------------------------------------------------------------------------------------------- main
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -261,20 +315,26 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-hours", type=float, default=None, help="start no new piece after this long")
     p.add_argument("--plan", help="config of the full run: the power table is sized for it (for a pilot)")
     p.add_argument("--report-only", action="store_true", help="rewrite the JSON and plot from finished pieces")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="build the data (kg, synth, SFT file, IFEval subset) and stop")
+    p.add_argument("--train-only", action="store_true", help="train the arms (resumable) and measure nothing")
+    p.add_argument("--prepared", action="store_true",
+                   help="use the data a --prepare-only sitting wrote, without the kg and synth stages")
     p.add_argument("overrides", nargs="*", help="KEY=VALUE overrides of the config")
     return p.parse_args(argv)
 
 
-def validate(cfg: BalanceConfig) -> None:
-    """Every section checked before anything runs (one line naming the key on a bad value)."""
+def validate(cfg: BalanceConfig, *, prepared: bool = False) -> None:
+    """Every section checked before anything runs (one line naming the key on a bad value); with
+    ``prepared`` the IFEval subset was drawn already (the input file need not be on this machine)."""
     from balancedbio.train.grpo import GRPORecipeConfig
     from balancedbio.train.sft import SFTRecipeConfig
 
-    if "ifeval" in cfg.measures and not cfg.ifeval_input:
+    if "ifeval" in cfg.measures and not cfg.ifeval_input and not prepared:
         raise ConfigError("ifeval_input: IFEval prompts are not packaged; set it to the official input_data.jsonl "
                           "(or 'hub' with allow_download=true), or drop ifeval from measures")
     if "ifeval" in cfg.measures and cfg.ifeval_input != "hub" and not Path(cfg.ifeval_input).expanduser().is_file() \
-            and not cfg.allow_download:
+            and not cfg.allow_download and not prepared:
         raise ConfigError(f"ifeval_input: {cfg.ifeval_input}: not found")
     if not cfg.seeds:
         raise ConfigError("seeds: at least one training seed")
@@ -291,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(BalanceConfig, args.config, args.overrides)
         plan_cfg = load_config(BalanceConfig, args.plan) if args.plan else None
-        validate(cfg)
+        validate(cfg, prepared=args.prepared)
     except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -299,7 +359,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output) if args.output else run_dir / "balance.json"
     t0 = time.time()
     deadline = t0 + 3600 * args.max_hours if args.max_hours else None
-    data = prepare_data(cfg, run_dir)
+    try:
+        data = load_prepared(cfg, run_dir) if args.prepared else prepare_data(cfg, run_dir)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.prepare_only:
+        print(f"balance: data prepared in {run_dir / 'data'}")
+        return 0
     missing: list[str] = []
     plan = ([("base", None)] if "base" in cfg.arms else []) + [(a, s) for a in cfg.arms if a != "base" for s in cfg.seeds]
     for arm, seed in plan:
@@ -313,7 +380,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             manifest = train_arm(cfg, run_dir, data, arm, seed)
             spec, model_id = manifest["final_abs"], manifest["fingerprint"]
+        if args.train_only:
+            continue
         missing += [f"{arm}/{seed}/{m}" for m in run_measures(cfg, run_dir, data, arm, seed, spec, model_id, deadline)]
+    if args.train_only:
+        print("balance: arms trained (--train-only)")
+        return 0
+    if backfill_graph_flags(cfg, run_dir, data):
+        print("balance: graph flags added to synth results written without the graph")
     meta = {"config": to_dict(cfg), "git_commit": _git_commit(), "wall_clock_s_this_sitting": round(time.time() - t0, 1),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.machine(),
                         "loadavg_at_end": os.getloadavg()},

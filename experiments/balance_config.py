@@ -55,6 +55,8 @@ class BalanceConfig:
     synth_per_capability: int = option(50, "Synthetic test rows per capability (0 = all).", min=0)
     synth_max_new_tokens: int = option(128, "Most tokens generated per synthetic test answer.", min=1)
     batch_size: int = option(8, "Generation batch size.", min=1)
+    device: str = option("auto", "Where the measures run: auto (the GPU when there is one, else the CPU), cpu, "
+                         "cuda, cuda:N. Training goes where the recipes put it (the GPU when there is one).")
     bootstrap: int = option(1000, "Bootstrap resamples for every 95% interval.", min=10)
     partial_ok: bool = option(True, "Write balance.json with the results that exist (marked partial) when a "
                               "budget stops the run before every arm is measured.")

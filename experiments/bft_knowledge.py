@@ -131,9 +131,11 @@ def _answer_logps(model, tok, texts: list[str], spans: list[tuple[int, int]], ba
         enc = tok(texts[i:i + batch], return_tensors="pt", padding=True, return_offsets_mapping=True,
                   add_special_tokens=False)
         offsets = enc.pop("offset_mapping")
+        device = next(model.parameters()).device
         with torch.no_grad():
-            logits = model(**enc).logits.float()
-        logps = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, enc["input_ids"][:, 1:, None]).squeeze(-1)
+            logits = model(**{k: v.to(device) for k, v in enc.items()}).logits.float()
+        logps = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, enc["input_ids"][:, 1:, None].to(device))
+        logps = logps.squeeze(-1).cpu()
         for j, (start, end) in enumerate(spans[i:i + batch]):
             sel = [t for t in range(1, enc["input_ids"].size(1)) if enc["attention_mask"][j, t]
                    and offsets[j, t, 0] < end and offsets[j, t, 1] > start]

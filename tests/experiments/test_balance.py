@@ -108,3 +108,47 @@ def test_balance_bad_config_is_one_line(tmp_path, capsys):
     assert balance.main([f"output_root={tmp_path}", "measures=[mmlu]", "sft={train: {lr: oops}}"]) == 2
     assert "sft.train.lr" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing written before the config is valid
+
+
+@pytest.mark.slow
+def test_prepared_data_on_a_machine_without_the_graph(tmp_path, tiny_model_dir, capsys):
+    """--prepare-only writes the data once; --prepared runs without the kg and synth stages (a GPU machine
+    without the knowledge packages or the graph): the synth answers are judged there, and the graph flags
+    are added where the graph is, equal to those of a run that had it. --train-only trains and measures nothing."""
+    ifeval = tmp_path / "input_data.jsonl"
+    ifeval.write_text("".join(json.dumps(r) + "\n" for r in IFEVAL_ROWS))
+    args = [a for a in _args(tmp_path, tiny_model_dir, ifeval)] + ["measures=[synth]"]
+    run = tmp_path / "smoke"
+    assert balance.main(["--prepared", *args]) == 2                       # nothing prepared yet: one line
+    assert "--prepare-only" in capsys.readouterr().err
+    assert balance.main(["--prepare-only", *args]) == 0
+    prepared = json.loads((run / "data" / "prepared.json").read_text())
+    assert not (run / "results").exists() and prepared["counts"]["knowledge_facts"] == 8
+
+    graph = Path(prepared["graph"])
+    moved = graph.with_name(graph.name + ".away")
+    graph.rename(moved)                                                     # the machine has no graph
+    try:
+        assert balance.main(["--prepared", *args, "arms=[base]", "ifeval_input="]) == 0
+    finally:
+        moved.rename(graph)
+    blob = json.loads((run / "results" / "base" / "synth.json").read_text())
+    assert "contradiction" not in blob["items"] and blob["items"]["synth_expertise"]
+    assert "graph flags added later" in capsys.readouterr().out
+
+    assert balance.main(["--prepared", "--report-only", *args, "arms=[base]"]) == 0   # where the graph is
+    flagged = json.loads((run / "results" / "base" / "synth.json").read_text())
+    assert set(flagged["items"]["hallucination"]) == {str(r["id"]) for r in balance.synth_rows(
+        balance.load_config(balance.BalanceConfig, None, args), balance.load_prepared(
+            balance.load_config(balance.BalanceConfig, None, args), run))
+        if r["capability"] in ("reasoning", "integration")}
+
+    direct = tmp_path / "direct"                                            # the same run with the graph
+    direct.mkdir()
+    dargs = [a.replace(str(tmp_path), str(direct)) if a.startswith("output_root=") else a for a in args]
+    assert balance.main([*dargs, "arms=[base]"]) == 0
+    assert json.loads((direct / "smoke" / "results" / "base" / "synth.json").read_text())["items"] == flagged["items"]
+
+    assert balance.main(["--prepared", "--train-only", *args, "arms=[nll]"]) == 0
+    assert (run / "arms" / "nll-s0" / "stages" / "bft" / "manifest.json").is_file()
+    assert not (run / "results" / "nll-s0").exists()
