@@ -10,7 +10,8 @@ slot, so "accepted" is the share of drafted items that pass validation. The teac
 * question length: words per question (mean, standard deviation, min, max)
 * accepted: rows / drafted items (template: items a template wrote; teacher: answers the server gave)
 * answerability drop rate: the share of accepted rows that the answerability filter
-  (:class:`balancedbio.synth.curate.AnswerabilityFilter`, the default model, 3 samples) cannot answer
+  (:class:`balancedbio.synth.curate.AnswerabilityFilter`, the default model untuned, 3 samples) cannot
+  answer; ``benchmarks/synth_answerability.py`` measures the same filter after tuning on a slice
 
 Teacher texts that never became items are reported too (raw answers: how many parse as JSON, their
 4-gram ratio), so a teacher that writes no valid item still has its output measured.

@@ -219,3 +219,15 @@ def test_bad_answerability_settings_fail_in_one_line_before_any_work(toy_graph, 
         generate_dataset(_cfg(*over), tmp_path / "o", graph=toy_graph)
     assert key in str(exc.value) and "\n" not in str(exc.value)
     assert not (tmp_path / ".o.partial").exists() and not (tmp_path / "o").exists()
+
+
+def test_the_cli_names_the_bad_key_and_exits_2(toy_graph, tmp_path, capsys):
+    from balancedbio.cli import main
+
+    g = str(toy_graph.path.parent)
+    for dry in ([], ["--dry-run"]):
+        assert main(["synth", "-n", "8", "-o", str(tmp_path / "o"), "--graph", g, *dry,
+                     "answerability.finetune_slice=0.3"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "answerability.finetune_slice" in err and "answerability.enabled=true" in err and "\n" not in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / ".o.partial").exists()
