@@ -243,3 +243,26 @@ def test_run_training_loss_is_the_whole_runs_mean():
     assert run_training_loss(logs, 6, this_call=0.5) == pytest.approx((2 * 1.0 + 4.0 + 3 * 0.5) / 6)
     assert run_training_loss(logs, 8, this_call=0.7) == 0.7          # steps 7-8 were never logged
     assert run_training_loss([], 0, this_call=0.0) == 0.0
+
+
+def test_checkpointing_under_the_name_the_installed_arguments_know():
+    """transformers 5.17 (the GPU image's) knows only gradient_checkpointing; newer ones activation_checkpointing."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    from balancedbio.train.recipe import checkpointing_kwargs
+
+    @dataclasses.dataclass
+    class Old:
+        gradient_checkpointing: bool = False
+
+    @dataclasses.dataclass
+    class New:
+        activation_checkpointing: bool = False
+        gradient_checkpointing: bool = False
+
+    assert checkpointing_kwargs(Old, True) == {"gradient_checkpointing": True}
+    assert checkpointing_kwargs(New, False) == {"activation_checkpointing": False}
+    (name,) = checkpointing_kwargs(TrainingArguments, True)
+    assert name in {f.name for f in dataclasses.fields(TrainingArguments)}
