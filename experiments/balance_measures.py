@@ -48,17 +48,19 @@ def ifeval(model: Any, out: Path, *, subset: Path, max_new_tokens: int, batch_si
     bench = report["models"]["model"]["benchmarks"]["ifeval"]
     items: dict[str, dict[str, float]] = {"ifeval_prompt_strict": {}, "ifeval_prompt_loose": {},
                                           "ifeval_inst_strict": {}, "ifeval_inst_loose": {}}
+    completions: dict[str, str] = {}
     for line in (out / bench["predictions"]).read_text().splitlines():
         j = json.loads(line)
         if "skipped" in j:
             continue
         key = str(j["key"])
+        completions[key] = j.get("completion", "")
         items["ifeval_prompt_strict"][key] = float(all(j["strict"]))
         items["ifeval_prompt_loose"][key] = float(all(j["loose"]))
         for k, (s, lo) in enumerate(zip(j["strict"], j["loose"])):
             items["ifeval_inst_strict"][f"{key}#{k}"] = float(s)
             items["ifeval_inst_loose"][f"{key}#{k}"] = float(lo)
-    return {"items": items, "extra": {"metric": bench["metric"]}}
+    return {"items": items, "extra": {"metric": bench["metric"], "completions": completions}}
 
 
 def synth(model: Any, tok: Any, rows: list[dict[str, Any]], graph: Any, *, max_new_tokens: int,

@@ -179,6 +179,7 @@ def test_ifeval_through_the_suite_matches_the_official_results(tmp_path, tiny_pa
     inputs = [json.loads(x) for x in (ifeval_dir / "input_data.jsonl").read_text().splitlines()][:25]
     assert len(rows) == 25
     assert [r["follow_all_strict"] for r in rows] == [want[i["prompt"]] for i in inputs]
+    assert [r["completion"] for r in rows] == [gpt4[i["prompt"]] for i in inputs]
     (entry,) = [e for e in rep["benchmarks"]["instruction"] if e["benchmark"] == "ifeval"]
     assert entry["model"]["n"] == 25 and entry["model"]["value"] == bench["metric"]["prompt_level_strict_acc"]
     assert entry["model"]["ci95"][0] <= entry["model"]["value"] <= entry["model"]["ci95"][1]

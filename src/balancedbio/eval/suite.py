@@ -294,6 +294,8 @@ def _run_benchmark(cfg: EvalSuiteConfig, unit: dict[str, Any], k: int, model: An
         completions = generate_batch(model, tok, [task.prompt(it) for it in items], cfg.generation,
                                      progress=cfg.progress, desc=task.name)
         judged = [task.judge(it, c) for it, c in zip(items, completions)]
+        for j, c in zip(judged, completions):
+            j.setdefault("completion", c)  # the answer beside its verdict, as lm-eval's logged samples
     for i, (it, j) in enumerate(zip(items, judged)):
         j.setdefault("id", _item_id(it, j, i))
     metric = task.metric(judged)
