@@ -86,6 +86,7 @@ def prepare_data(cfg: BalanceConfig, run_dir: Path) -> dict[str, Any]:
     data = {"synth_train": synth_dir / "train.jsonl", "synth_test": synth_dir / "test.jsonl", "sft_train": sft,
             "facts": facts, "graph": graph if Path(graph).is_absolute() else str(pcfg.run_dir / graph),
             "ifeval_subset": ifeval_subset(cfg, data_dir) if "ifeval" in cfg.measures else None,
+            "graph_id": graph_id(graph if Path(graph).is_absolute() else pcfg.run_dir / graph),
             "counts": {"synth_train": len(train_rows), "knowledge_facts": len(facts), "sft_rows": len(sft_rows)}}
     write_json(data_dir / PREPARED, {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()
                                      if k != "facts"})
@@ -93,6 +94,21 @@ def prepare_data(cfg: BalanceConfig, run_dir: Path) -> dict[str, Any]:
 
 
 PREPARED = "prepared.json"
+
+
+def graph_id(path: str | Path) -> str:
+    """The graph's identity for the synth measure's settings: its sources and versions (its ``meta`` table
+    without the build time) and its entity and edge counts, not its path, so finished pieces stay valid on
+    another machine."""
+    from balancedbio.knowledge.graph import KnowledgeGraph
+
+    graph = KnowledgeGraph.open(path)
+    try:
+        stats = graph.stats()
+        return config_hash({**{k: v for k, v in graph.meta.items() if k not in ("built_at", "build_seconds")},
+                            "entities": stats["entities"], "edges": stats["edges"]})
+    finally:
+        graph.close()
 
 
 def load_prepared(cfg: BalanceConfig, run_dir: Path) -> dict[str, Any]:
@@ -200,7 +216,8 @@ def measure_settings(cfg: BalanceConfig, data: dict[str, Any], measure: str) -> 
                 "batch_size": cfg.batch_size}
     if measure == "synth":
         return {"test": _sha(Path(data["synth_test"])), "per_capability": cfg.synth_per_capability,
-                "max_new_tokens": cfg.synth_max_new_tokens, "batch_size": cfg.batch_size, "graph": data["graph"]}
+                "max_new_tokens": cfg.synth_max_new_tokens, "batch_size": cfg.batch_size,
+                "graph": data.get("graph_id") or data["graph"]}
     return {"facts": config_hash({"facts": data["facts"]})}
 
 
@@ -221,8 +238,9 @@ def run_measures(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
     import shutil
 
     import balance_measures as M
+    from balance_report import pieces_dir
 
-    res_dir = run_dir / "results" / (arm if seed is None else f"{arm}-s{seed}")
+    res_dir = pieces_dir(cfg, run_dir) / (arm if seed is None else f"{arm}-s{seed}")
     loaded: list[Any] = []
     graph: list[Any] = []
 
@@ -240,7 +258,7 @@ def run_measures(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
         settings = {"measure": measure, "model": model_id, **measure_settings(cfg, data, measure)}
         key = config_hash(settings)
         path = res_dir / f"{measure}.json"
-        if path.is_file() and json.loads(path.read_text()).get("settings_hash") == key:
+        if _piece_done(path, key):
             continue
         if deadline is not None and time.time() > deadline:
             missing.append(measure)
@@ -265,6 +283,58 @@ def run_measures(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
         shutil.rmtree(work, ignore_errors=True)
         print(f"balance: {arm} seed {seed} {measure} done in {time.time() - t0:.0f}s", flush=True)
     return missing
+
+
+def _piece_done(path: Path, key: str) -> bool:
+    try:
+        return json.loads(path.read_text()).get("settings_hash") == key
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def arm_key(cfg: BalanceConfig, data: dict[str, Any], arm: str, seed: int) -> str:
+    """Hash of everything an arm's weights depend on: its recipe section, seed, base model, training data
+    (and, for a GRPO arm, the key of the arm it starts from)."""
+    spec = ARMS[arm]
+    if spec["kind"] == "sft":
+        parts = {"section": merge_dicts(cfg.sft, {"train": {"method": spec["method"]}}),
+                 "data": _sha(Path(data["sft_train"]))}
+    else:
+        parts = {"section": merge_dicts(cfg.grpo, {"capability_aware": spec["capability_aware"]}),
+                 "data": _sha(Path(data["synth_train"])), "from": arm_key(cfg, data, spec["from"], seed)}
+    return config_hash({"arm": arm, "seed": seed, "model": cfg.model, **parts})
+
+
+def finished_arm(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: str, seed: int) -> bool:
+    """True when the pieces hold this arm's training record (same :func:`arm_key`) and every measure of
+    the model it names: the arm needs neither training nor measuring (a sitting on a fresh machine)."""
+    from balance_report import TRAINING, pieces_dir
+
+    res_dir = pieces_dir(cfg, run_dir) / f"{arm}-s{seed}"
+    try:
+        record = json.loads((res_dir / TRAINING).read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    if record.get("arm_key") != arm_key(cfg, data, arm, seed):
+        return False
+    return all(_piece_done(res_dir / f"{m}.json", config_hash(
+        {"measure": m, "model": record["fingerprint"], **measure_settings(cfg, data, m)})) for m in cfg.measures)
+
+
+def record_training(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: str, seed: int,
+                    manifest: dict[str, Any]) -> None:
+    """Copy the arm's training manifest (seconds, summary, fingerprint) beside its pieces."""
+    from balance_report import TRAINING, pieces_dir
+
+    path = pieces_dir(cfg, run_dir) / f"{arm}-s{seed}" / TRAINING
+    record = {"arm_key": arm_key(cfg, data, arm, seed), **{k: manifest.get(k) for k in (
+        "stage", "fingerprint", "seconds", "summary", "finished")}}
+    try:
+        if json.loads(path.read_text()) == record:
+            return
+    except (OSError, json.JSONDecodeError):
+        pass
+    write_json(path, record)
 
 
 def eval_device(cfg: BalanceConfig) -> str | None:
@@ -292,8 +362,9 @@ def backfill_graph_flags(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any]
     """Add the hallucination/contradiction flags to every synth result written without them (on a machine
     without the graph, or before the flags existed), from the stored answers; returns how many files."""
     import balance_measures as M
+    from balance_report import pieces_dir
 
-    todo = [p for p in sorted((run_dir / "results").glob("*/synth.json"))
+    todo = [p for p in sorted(pieces_dir(cfg, run_dir).glob("*/synth.json"))
             if "contradiction" not in json.loads(p.read_text())["items"]]
     if not todo or not Path(data["graph"]).exists():
         return 0
@@ -377,8 +448,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if arm == "base":
             spec, model_id = cfg.model, f"base:{cfg.model}"
+        elif finished_arm(cfg, run_dir, data, arm, seed):
+            print(f"balance: {arm} seed {seed}: trained and measured already (pieces in "
+                  f"{cfg.results_dir or run_dir / 'results'})", flush=True)
+            continue
         else:
             manifest = train_arm(cfg, run_dir, data, arm, seed)
+            record_training(cfg, run_dir, data, arm, seed, manifest)
             spec, model_id = manifest["final_abs"], manifest["fingerprint"]
         if args.train_only:
             continue

@@ -30,6 +30,10 @@ class BalanceConfig:
 
     name: str = option("balance", "Run name; everything is written under <output_root>/<name>.")
     output_root: str = option("runs", "Directory that holds the run directory.")
+    results_dir: str = option("", "Directory of the finished pieces (one file per arm, seed and measure, plus each "
+                              "arm's training record); empty = <output_root>/<name>/results. Point it at a "
+                              "tracked folder to carry finished pieces to another machine or sitting: an arm "
+                              "whose pieces are all there is neither retrained nor measured again.")
     model: str = option("default", "Base model every arm starts from (packaged name or HF directory).")
     arms: list[str] = option(list(ARMS), "Arms to run; deltas are against base's results, which a sitting "
                              "without 'base' reuses (paired on the items both have).", choices=tuple(ARMS))

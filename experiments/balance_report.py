@@ -33,16 +33,29 @@ TARGETS = {"mmlu_medical": 0.03, "ifeval_prompt_strict": 0.03, **{m: 0.05 for m 
            "knowledge_heldout": 0.05, "hallucination": 0.05, "contradiction": 0.05}
 
 
-def _load(run_dir: Path, label: str, measure: str) -> dict[str, Any] | None:
-    path = run_dir / "results" / label / f"{measure}.json"
+def pieces_dir(cfg: Any, run_dir: Path) -> Path:
+    """Where the finished pieces live: ``cfg.results_dir``, else ``<run>/results``."""
+    return Path(cfg.results_dir) if cfg.results_dir else run_dir / "results"
+
+
+TRAINING = "training.json"
+
+
+def _load(pieces: Path, label: str, measure: str) -> dict[str, Any] | None:
+    path = pieces / label / f"{measure}.json"
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
 
 
-def _training(run_dir: Path, label: str) -> dict[str, Any] | None:
-    """The arm's training stage manifest: seconds, the recipe's summary numbers, the weights' digest."""
+def _training(pieces: Path, run_dir: Path, label: str) -> dict[str, Any] | None:
+    """The arm's training record (the pieces' copy, else the stage manifest): seconds, the recipe's summary
+    numbers, the fingerprint."""
+    record = pieces / label / TRAINING
+    if record.is_file():
+        m = json.loads(record.read_text())
+        return {k: m.get(k) for k in ("stage", "seconds", "summary", "fingerprint", "finished")}
     for stage in ("bft", "grpo"):
         path = run_dir / "arms" / label / "stages" / stage / "manifest.json"
         if path.is_file():
@@ -168,9 +181,10 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
     table is computed for (a pilot's results sized for the full run); default ``cfg``."""
     measures = list(cfg.measures)
     metrics = [m for m, f in METRICS.items() if f in measures]
-    base_items = {m: (_load(run_dir, "base", METRICS[m]) or {}).get("items", {}).get(m) for m in metrics}
+    pieces = pieces_dir(cfg, run_dir)
+    base_items = {m: (_load(pieces, "base", METRICS[m]) or {}).get("items", {}).get(m) for m in metrics}
     results: dict[str, Any] = {}
-    missing: list[str] = [f"base/{f}" for f in measures if _load(run_dir, "base", f) is None]
+    missing: list[str] = [f"base/{f}" for f in measures if _load(pieces, "base", f) is None]
     pilot_pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {m: [] for m in metrics}
     results["base"] = {m: _stat(base_items[m], None, cfg.bootstrap) for m in metrics if base_items[m]}
     for arm in [a for a in cfg.arms if a != "base"]:
@@ -180,7 +194,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
             label = f"{arm}-s{seed}"
             per_seed[str(seed)] = {}
             for f in measures:
-                blob = _load(run_dir, label, f)
+                blob = _load(pieces, label, f)
                 if blob is None:
                     missing.append(f"{label}/{f}")
                     continue
@@ -199,7 +213,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
             entry[m] = {**_stat(full, base_items[m], cfg.bootstrap), "seeds": sorted(
                 s for s, p in per_seed.items() if m in p)}
         entry["per_seed"] = per_seed
-        entry["training"] = {str(seed): _training(run_dir, f"{arm}-s{seed}") for seed in cfg.seeds}
+        entry["training"] = {str(seed): _training(pieces, run_dir, f"{arm}-s{seed}") for seed in cfg.seeds}
         results[arm] = entry
     plan = plan or cfg
     mmlu_n = 1099 if not plan.mmlu_limit else None

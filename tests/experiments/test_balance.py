@@ -100,6 +100,29 @@ def test_balance_smoke_schema_and_resume(tmp_path, tiny_model_dir, monkeypatch):
     assert scores(json.loads(out2.read_text())) == scores(report)
     assert report["results"]["nll"]["training"]["0"]["summary"]["global_step"] == 2
 
+    # the finished pieces carried to a new machine (a fresh run directory, results_dir pointing at them):
+    # nothing is trained or measured again, and the report is the same
+    carried = tmp_path / "carried"
+    carried.mkdir()
+    pieces = fresh / "smoke" / "results"
+    assert json.loads((pieces / "nll-s0" / "training.json").read_text())["summary"]["global_step"] == 2
+
+    def must_not_run(*a, **k):
+        raise AssertionError("a finished arm was trained or measured again")
+
+    monkeypatch.setattr(balance, "train_arm", must_not_run)
+    monkeypatch.setattr(balance_measures, "knowledge", must_not_run)
+    out3 = carried / "balance.json"
+    carried_args = [*_args(carried, tiny_model_dir, ifeval), f"results_dir={pieces}"]
+    assert balance.main(["--output", str(out3), *carried_args]) == 0
+    again = json.loads(out3.read_text())
+    assert scores(again) == scores(json.loads(out2.read_text())) and again["partial"] is False
+    assert again["results"]["nll"]["training"]["0"]["summary"]["global_step"] == 2
+    # other training settings are another arm: it is trained again
+    with pytest.raises(AssertionError, match="trained or measured again"):
+        balance.main(["--output", str(out3), *[a.replace("warmup_ratio: 0}", "warmup_ratio: 0.1}")
+                                                for a in carried_args]])
+
 
 def test_balance_bad_config_is_one_line(tmp_path, capsys):
     assert balance.main([f"output_root={tmp_path}", "ifeval_input=", "measures=[mmlu,ifeval]"]) == 2
@@ -151,4 +174,4 @@ def test_prepared_data_on_a_machine_without_the_graph(tmp_path, tiny_model_dir, 
 
     assert balance.main(["--prepared", "--train-only", *args, "arms=[nll]"]) == 0
     assert (run / "arms" / "nll-s0" / "stages" / "bft" / "manifest.json").is_file()
-    assert not (run / "results" / "nll-s0").exists()
+    assert [p.name for p in (run / "results" / "nll-s0").iterdir()] == ["training.json"]  # trained, not measured
