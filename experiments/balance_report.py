@@ -65,6 +65,25 @@ def _training(pieces: Path, run_dir: Path, label: str) -> dict[str, Any] | None:
     return None
 
 
+def answer_lengths(blob: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Words per stored answer of a generative piece (IFEval, synth): n, mean, median, and the share of
+    answers that repeat a line (a degenerate loop; the length a model spends on it is what a format
+    instruction loses)."""
+    answers = list(((blob or {}).get("extra") or {}).get("completions", {}).values())
+    if not answers:
+        return None
+    words = sorted(len(a.split()) for a in answers)
+    mid = len(words) // 2
+    median = words[mid] if len(words) % 2 else (words[mid - 1] + words[mid]) / 2
+
+    def loops(text: str) -> bool:
+        lines = [x.strip() for x in text.splitlines() if len(x.strip()) > 20]
+        return len(lines) != len(set(lines))
+
+    return {"n": len(words), "mean_words": sum(words) / len(words), "median_words": median,
+            "repeated_line_share": sum(loops(a) for a in answers) / len(answers)}
+
+
 def _nan(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
@@ -119,7 +138,13 @@ def markdown(report: dict[str, Any]) -> str:
 
     rows = [[m, *[cell(report["results"][a].get(m)) for a in arms]] for m in report["metrics"]]
     head = "partial results: " + ", ".join(report["missing"]) + " missing\n\n" if report["partial"] else ""
-    return head + markdown_table(["metric (%)", *arms], rows) + "\n" + power_markdown(report["power"])
+    lengths = [[label, f, a["n"], f"{a['mean_words']:.0f}", f"{a['median_words']:.0f}",
+                f"{100 * a['repeated_line_share']:.0f}"]
+               for label, per in (report.get("answers") or {}).items() for f, a in per.items() if a]
+    length_table = ("\n" + markdown_table(["model", "answers", "n", "mean words", "median words",
+                                           "repeating a line (%)"], lengths)) if lengths else ""
+    return (head + markdown_table(["metric (%)", *arms], rows) + length_table + "\n"
+            + power_markdown(report["power"]))
 
 
 def power_markdown(power: dict[str, Any]) -> str:
@@ -187,6 +212,8 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
     missing: list[str] = [f"base/{f}" for f in measures if _load(pieces, "base", f) is None]
     pilot_pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {m: [] for m in metrics}
     results["base"] = {m: _stat(base_items[m], None, cfg.bootstrap) for m in metrics if base_items[m]}
+    generative = [f for f in ("ifeval", "synth") if f in measures]
+    answers: dict[str, dict[str, Any]] = {"base": {f: answer_lengths(_load(pieces, "base", f)) for f in generative}}
     for arm in [a for a in cfg.arms if a != "base"]:
         per_seed: dict[str, dict[str, Any]] = {}
         pooled: dict[str, dict[str, list[float]]] = {}
@@ -195,6 +222,8 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
             per_seed[str(seed)] = {}
             for f in measures:
                 blob = _load(pieces, label, f)
+                if f in generative:
+                    answers.setdefault(label, {})[f] = answer_lengths(blob)
                 if blob is None:
                     missing.append(f"{label}/{f}")
                     continue
@@ -228,6 +257,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
               "metrics": {m: ("lower is better" if m in LOWER_IS_BETTER else "higher is better") for m in metrics},
               "seeds": list(cfg.seeds), "arms": ["base", *[a for a in cfg.arms if a != "base"]],
               "results": results,
+              "answers": answers,
               "power": {"method": "paired normal approximation (McNemar for 0/1 items), two-sided alpha 0.05, "
                                   "power 0.8; sd of the paired differences from this run's arm-vs-base pairs "
                                   "(largest over pairs); one-seed (conservative) figure",

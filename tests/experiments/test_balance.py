@@ -88,6 +88,8 @@ def test_balance_smoke_schema_and_resume(tmp_path, tiny_model_dir, monkeypatch):
         assert entry["delta_vs_base"] == pytest.approx(entry["score"] - report["results"]["base"][metric]["score"])
     assert nll["mmlu_medical"]["n"] == 6 and nll["knowledge_heldout"]["n"] == 8
     assert nll["synth_expertise"]["n"] == 2 and nll["per_seed"]["0"]["mmlu_medical"]["n"] == 6
+    assert report["answers"]["nll-s0"]["ifeval"]["n"] == 3 and report["answers"]["base"]["synth"]["n"] == 8
+    assert "| nll-s0 | ifeval | 3 |" in table
 
     # an uninterrupted run in a fresh directory gives the same numbers
     fresh = tmp_path / "fresh"
@@ -175,3 +177,15 @@ def test_prepared_data_on_a_machine_without_the_graph(tmp_path, tiny_model_dir, 
     assert balance.main(["--prepared", "--train-only", *args, "arms=[nll]"]) == 0
     assert (run / "arms" / "nll-s0" / "stages" / "bft" / "manifest.json").is_file()
     assert [p.name for p in (run / "results" / "nll-s0").iterdir()] == ["training.json"]  # trained, not measured
+
+
+def test_answer_lengths_counts_words_and_loops():
+    from balance_report import answer_lengths
+
+    loop = "The gene is expressed in the liver.\nThe gene is expressed in the liver.\nEnd"
+    blob = {"extra": {"completions": {"1": "one two three", "2": "a b c d e", "3": loop, "4": ""}}}
+    got = answer_lengths(blob)
+    assert got["n"] == 4 and got["median_words"] == 4.0
+    assert got["mean_words"] == (3 + 5 + 15 + 0) / 4
+    assert got["repeated_line_share"] == 0.25
+    assert answer_lengths({"items": {}}) is None and answer_lengths(None) is None
