@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from balance_config import ARMS
 from balance_power import power_table
 
 from balancedbio.atomic import atomic_path, write_json, write_text
@@ -138,12 +139,23 @@ def markdown(report: dict[str, Any]) -> str:
 
     rows = [[m, *[cell(report["results"][a].get(m)) for a in arms]] for m in report["metrics"]]
     head = "partial results: " + ", ".join(report["missing"]) + " missing\n\n" if report["partial"] else ""
+    starts = [(a, report["results"][a]["vs_start"]) for a in arms if report["results"][a].get("vs_start")]
+    start_table = ""
+    if starts:
+        def dcell(e: dict[str, Any] | None) -> str:
+            if not e or e.get("delta_vs_base") is None:
+                return "-"
+            return f"{100 * e['delta_vs_base']:+.1f} [{fmt(e['delta_ci'][0])}, {fmt(e['delta_ci'][1])}]"
+
+        start_table = "\n" + markdown_table(
+            ["metric: delta vs the arm it starts from (points)", *[f"{a} - {v['from']}" for a, v in starts]],
+            [[m, *[dcell(v.get(m)) for _, v in starts]] for m in report["metrics"]])
     lengths = [[label, f, a["n"], f"{a['mean_words']:.0f}", f"{a['median_words']:.0f}",
                 f"{100 * a['repeated_line_share']:.0f}"]
                for label, per in (report.get("answers") or {}).items() for f, a in per.items() if a]
     length_table = ("\n" + markdown_table(["model", "answers", "n", "mean words", "median words",
                                            "repeating a line (%)"], lengths)) if lengths else ""
-    return (head + markdown_table(["metric (%)", *arms], rows) + length_table + "\n"
+    return (head + markdown_table(["metric (%)", *arms], rows) + start_table + length_table + "\n"
             + power_markdown(report["power"]))
 
 
@@ -214,6 +226,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
     results["base"] = {m: _stat(base_items[m], None, cfg.bootstrap) for m in metrics if base_items[m]}
     generative = [f for f in ("ifeval", "synth") if f in measures]
     answers: dict[str, dict[str, Any]] = {"base": {f: answer_lengths(_load(pieces, "base", f)) for f in generative}}
+    pooled_items: dict[str, dict[str, dict[str, float]]] = {}
     for arm in [a for a in cfg.arms if a != "base"]:
         per_seed: dict[str, dict[str, Any]] = {}
         pooled: dict[str, dict[str, list[float]]] = {}
@@ -239,11 +252,19 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
         entry: dict[str, Any] = {}
         for m, by_item in pooled.items():
             full = {i: sum(v) / len(v) for i, v in by_item.items()}
+            pooled_items.setdefault(arm, {})[m] = full
             entry[m] = {**_stat(full, base_items[m], cfg.bootstrap), "seeds": sorted(
                 s for s, p in per_seed.items() if m in p)}
         entry["per_seed"] = per_seed
         entry["training"] = {str(seed): _training(pieces, run_dir, f"{arm}-s{seed}") for seed in cfg.seeds}
         results[arm] = entry
+    for arm, start in [(a, ARMS[a].get("from")) for a in cfg.arms if ARMS[a].get("from")]:
+        # what the GRPO stage added: paired against the model it starts from (same seeds, same items)
+        if arm in results and start in pooled_items:
+            results[arm]["vs_start"] = {"from": start, **{
+                m: {k: v for k, v in _stat(items, pooled_items[start][m], cfg.bootstrap).items()
+                    if k in ("delta_vs_base", "delta_ci", "n_paired")}
+                for m, items in pooled_items.get(arm, {}).items() if m in pooled_items[start]}}
     plan = plan or cfg
     mmlu_n = 1099 if not plan.mmlu_limit else None
     planned = {"ifeval_prompt_strict": plan.ifeval_prompts, "ifeval_prompt_loose": plan.ifeval_prompts,
