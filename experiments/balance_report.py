@@ -14,7 +14,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from balance_config import ARMS
 from balance_power import power_table
 
 from balancedbio.atomic import atomic_path, write_json, write_text
@@ -28,6 +27,9 @@ METRICS = {
     "hallucination": "synth", "contradiction": "synth", "knowledge_heldout": "knowledge",
 }
 LOWER_IS_BETTER = {"hallucination", "contradiction"}
+# the comparisons the experiment is for, arm against arm: does BFT (or DFT) beat NLL; what each GRPO stage
+# adds to the BFT model it starts from; does capability-aware GRPO beat plain GRPO
+CONTRASTS = (("bft", "nll"), ("dft", "nll"), ("bft_grpo", "bft"), ("bft_cagrpo", "bft"), ("bft_cagrpo", "bft_grpo"))
 DOMAIN = ("knowledge_heldout", "synth_expertise", "synth_reasoning", "synth_integration")
 GENERAL = ("mmlu_medical", "ifeval_prompt_strict")
 TARGETS = {"mmlu_medical": 0.03, "ifeval_prompt_strict": 0.03, **{m: 0.05 for m in METRICS if m.startswith("synth_")},
@@ -85,6 +87,11 @@ def answer_lengths(blob: dict[str, Any] | None) -> dict[str, Any] | None:
             "repeated_line_share": sum(loops(a) for a in answers) / len(answers)}
 
 
+def _rename_delta(contrasts: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    return {c: {m: {("delta" if k == "delta_vs_base" else k): v for k, v in e.items()} for m, e in per.items()}
+            for c, per in contrasts.items()}
+
+
 def _nan(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
@@ -139,23 +146,23 @@ def markdown(report: dict[str, Any]) -> str:
 
     rows = [[m, *[cell(report["results"][a].get(m)) for a in arms]] for m in report["metrics"]]
     head = "partial results: " + ", ".join(report["missing"]) + " missing\n\n" if report["partial"] else ""
-    starts = [(a, report["results"][a]["vs_start"]) for a in arms if report["results"][a].get("vs_start")]
-    start_table = ""
-    if starts:
+    contrasts = report.get("contrasts") or {}
+    contrast_table = ""
+    if contrasts:
         def dcell(e: dict[str, Any] | None) -> str:
-            if not e or e.get("delta_vs_base") is None:
+            if not e or e.get("delta") is None:
                 return "-"
-            return f"{100 * e['delta_vs_base']:+.1f} [{fmt(e['delta_ci'][0])}, {fmt(e['delta_ci'][1])}]"
+            return f"{100 * e['delta']:+.1f} [{fmt(e['delta_ci'][0])}, {fmt(e['delta_ci'][1])}]"
 
-        start_table = "\n" + markdown_table(
-            ["metric: delta vs the arm it starts from (points)", *[f"{a} - {v['from']}" for a, v in starts]],
-            [[m, *[dcell(v.get(m)) for _, v in starts]] for m in report["metrics"]])
+        contrast_table = "\n" + markdown_table(
+            ["metric: paired difference (points)", *contrasts],
+            [[m, *[dcell(per.get(m)) for per in contrasts.values()]] for m in report["metrics"]])
     lengths = [[label, f, a["n"], f"{a['mean_words']:.0f}", f"{a['median_words']:.0f}",
                 f"{100 * a['repeated_line_share']:.0f}"]
                for label, per in (report.get("answers") or {}).items() for f, a in per.items() if a]
     length_table = ("\n" + markdown_table(["model", "answers", "n", "mean words", "median words",
                                            "repeating a line (%)"], lengths)) if lengths else ""
-    return (head + markdown_table(["metric (%)", *arms], rows) + start_table + length_table + "\n"
+    return (head + markdown_table(["metric (%)", *arms], rows) + contrast_table + length_table + "\n"
             + power_markdown(report["power"]))
 
 
@@ -258,13 +265,13 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
         entry["per_seed"] = per_seed
         entry["training"] = {str(seed): _training(pieces, run_dir, f"{arm}-s{seed}") for seed in cfg.seeds}
         results[arm] = entry
-    for arm, start in [(a, ARMS[a].get("from")) for a in cfg.arms if ARMS[a].get("from")]:
-        # what the GRPO stage added: paired against the model it starts from (same seeds, same items)
-        if arm in results and start in pooled_items:
-            results[arm]["vs_start"] = {"from": start, **{
-                m: {k: v for k, v in _stat(items, pooled_items[start][m], cfg.bootstrap).items()
+    contrasts = {}
+    for a, b in CONTRASTS:  # arm against arm, paired on the same items (each pooled over its seeds)
+        if a in pooled_items and b in pooled_items:
+            contrasts[f"{a} - {b}"] = {
+                m: {k: v for k, v in _stat(items, pooled_items[b][m], cfg.bootstrap).items()
                     if k in ("delta_vs_base", "delta_ci", "n_paired")}
-                for m, items in pooled_items.get(arm, {}).items() if m in pooled_items[start]}}
+                for m, items in pooled_items[a].items() if m in pooled_items[b]}
     plan = plan or cfg
     mmlu_n = 1099 if not plan.mmlu_limit else None
     planned = {"ifeval_prompt_strict": plan.ifeval_prompts, "ifeval_prompt_loose": plan.ifeval_prompts,
@@ -278,6 +285,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
               "metrics": {m: ("lower is better" if m in LOWER_IS_BETTER else "higher is better") for m in metrics},
               "seeds": list(cfg.seeds), "arms": ["base", *[a for a in cfg.arms if a != "base"]],
               "results": results,
+              "contrasts": _rename_delta(contrasts),
               "answers": answers,
               "power": {"method": "paired normal approximation (McNemar for 0/1 items), two-sided alpha 0.05, "
                                   "power 0.8; sd of the paired differences from this run's arm-vs-base pairs "

@@ -191,23 +191,25 @@ def test_answer_lengths_counts_words_and_loops():
     assert answer_lengths({"items": {}}) is None and answer_lengths(None) is None
 
 
-def test_grpo_arms_are_also_paired_with_the_model_they_start_from(tmp_path):
+def test_arms_are_also_paired_with_each_other(tmp_path):
     from balance_report import write_results
 
     from balancedbio.atomic import write_json
 
     items = {"base": [0, 0, 1, 1, 0, 1, 0, 0], "bft-s0": [1, 0, 1, 1, 0, 1, 0, 0],
-             "bft_grpo-s0": [1, 1, 1, 0, 1, 1, 0, 1]}
+             "bft_grpo-s0": [1, 1, 1, 0, 1, 1, 0, 1], "bft_cagrpo-s0": [1, 1, 1, 1, 1, 1, 1, 1]}
     for label, vals in items.items():
         write_json(tmp_path / label / "knowledge.json",
                    {"items": {"knowledge_heldout": {str(i): v for i, v in enumerate(vals)}}})
     cfg = balance.load_config(balance.BalanceConfig, None, [
-        "arms=[base, bft, bft_grpo]", "seeds=[0]", "measures=[knowledge]", f"results_dir={tmp_path}", "bootstrap=50"])
+        "arms=[base, bft, bft_grpo, bft_cagrpo]", "seeds=[0]", "measures=[knowledge]", f"results_dir={tmp_path}",
+        "bootstrap=50"])
     report = write_results(cfg, tmp_path / "run", tmp_path / "out" / "balance.json", {})
-    grpo = report["results"]["bft_grpo"]
-    assert grpo["knowledge_heldout"]["delta_vs_base"] == pytest.approx(6 / 8 - 3 / 8)
-    assert grpo["vs_start"]["from"] == "bft"
-    assert grpo["vs_start"]["knowledge_heldout"]["delta_vs_base"] == pytest.approx(6 / 8 - 4 / 8)
-    assert grpo["vs_start"]["knowledge_heldout"]["n_paired"] == 8
-    assert "vs_start" not in report["results"]["bft"]
-    assert "| knowledge_heldout | +25.0 [" in (tmp_path / "out" / "balance.md").read_text()
+    assert report["results"]["bft_grpo"]["knowledge_heldout"]["delta_vs_base"] == pytest.approx(6 / 8 - 3 / 8)
+    c = report["contrasts"]
+    assert set(c) == {"bft_grpo - bft", "bft_cagrpo - bft", "bft_cagrpo - bft_grpo"}  # no NLL arm here
+    assert c["bft_grpo - bft"]["knowledge_heldout"]["delta"] == pytest.approx(6 / 8 - 4 / 8)
+    assert c["bft_cagrpo - bft_grpo"]["knowledge_heldout"]["delta"] == pytest.approx(8 / 8 - 6 / 8)
+    assert c["bft_grpo - bft"]["knowledge_heldout"]["n_paired"] == 8
+    table = (tmp_path / "out" / "balance.md").read_text()
+    assert "| knowledge_heldout | +25.0 [" in table and "bft_cagrpo - bft_grpo" in table
