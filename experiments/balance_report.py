@@ -87,6 +87,26 @@ def answer_lengths(blob: dict[str, Any] | None) -> dict[str, Any] | None:
             "repeated_line_share": sum(loops(a) for a in answers) / len(answers)}
 
 
+def ifeval_by_category(subset: Path, blob: dict[str, Any] | None) -> dict[str, list[int]] | None:
+    """Instruction-level strict results by instruction category (the id's prefix, e.g. ``length_constraints``):
+    {category: [instructions, followed]}; where a model's format gains and losses are."""
+    items = ((blob or {}).get("items") or {}).get("ifeval_inst_strict")
+    if not items or not subset.is_file():
+        return None
+    out: dict[str, list[int]] = {}
+    for line in subset.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        for k, inst in enumerate(row["instruction_id_list"]):
+            v = items.get(f"{row['key']}#{k}")
+            if v is not None:
+                cell = out.setdefault(inst.split(":")[0], [0, 0])
+                cell[0] += 1
+                cell[1] += int(v)
+    return dict(sorted(out.items()))
+
+
 def _rename_delta(contrasts: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
     return {c: {m: {("delta" if k == "delta_vs_base" else k): v for k, v in e.items()} for m, e in per.items()}
             for c, per in contrasts.items()}
@@ -162,7 +182,14 @@ def markdown(report: dict[str, Any]) -> str:
                for label, per in (report.get("answers") or {}).items() for f, a in per.items() if a]
     length_table = ("\n" + markdown_table(["model", "answers", "n", "mean words", "median words",
                                            "repeating a line (%)"], lengths)) if lengths else ""
-    return (head + markdown_table(["metric (%)", *arms], rows) + contrast_table + length_table + "\n"
+    cats = report.get("ifeval_by_category") or {}
+    category_table = ""
+    if cats:
+        names = sorted({c for per in cats.values() for c in per})
+        category_table = "\n" + markdown_table(
+            ["IFEval instructions followed (strict)", *cats],
+            [[c, *[f"{per[c][1]}/{per[c][0]}" if c in per else "-" for per in cats.values()]] for c in names])
+    return (head + markdown_table(["metric (%)", *arms], rows) + contrast_table + length_table + category_table + "\n"
             + power_markdown(report["power"]))
 
 
@@ -233,6 +260,8 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
     results["base"] = {m: _stat(base_items[m], None, cfg.bootstrap) for m in metrics if base_items[m]}
     generative = [f for f in ("ifeval", "synth") if f in measures]
     answers: dict[str, dict[str, Any]] = {"base": {f: answer_lengths(_load(pieces, "base", f)) for f in generative}}
+    subset = run_dir / "data" / "ifeval_subset.jsonl"
+    categories: dict[str, Any] = {"base": ifeval_by_category(subset, _load(pieces, "base", "ifeval"))}
     pooled_items: dict[str, dict[str, dict[str, float]]] = {}
     for arm in [a for a in cfg.arms if a != "base"]:
         per_seed: dict[str, dict[str, Any]] = {}
@@ -244,6 +273,8 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
                 blob = _load(pieces, label, f)
                 if f in generative:
                     answers.setdefault(label, {})[f] = answer_lengths(blob)
+                if f == "ifeval":
+                    categories[label] = ifeval_by_category(subset, blob)
                 if blob is None:
                     missing.append(f"{label}/{f}")
                     continue
@@ -287,6 +318,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
               "results": results,
               "contrasts": _rename_delta(contrasts),
               "answers": answers,
+              "ifeval_by_category": {k: v for k, v in categories.items() if v},
               "power": {"method": "paired normal approximation (McNemar for 0/1 items), two-sided alpha 0.05, "
                                   "power 0.8; sd of the paired differences from this run's arm-vs-base pairs "
                                   "(largest over pairs); one-seed (conservative) figure",

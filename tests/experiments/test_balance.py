@@ -90,6 +90,12 @@ def test_balance_smoke_schema_and_resume(tmp_path, tiny_model_dir, monkeypatch):
     assert nll["synth_expertise"]["n"] == 2 and nll["per_seed"]["0"]["mmlu_medical"]["n"] == 6
     assert report["answers"]["nll-s0"]["ifeval"]["n"] == 3 and report["answers"]["base"]["synth"]["n"] == 8
     assert "| nll-s0 | ifeval | 3 |" in table
+    cats = report["ifeval_by_category"]["nll-s0"]    # the 3 drawn prompts' instructions, by category
+    drawn = {r["key"]: r for r in IFEVAL_ROWS}
+    keys = report["data"]["ifeval_subset"]["keys"]
+    assert sum(n for n, _ in cats.values()) == 3 and set(cats) == {
+        drawn[k]["instruction_id_list"][0].split(":")[0] for k in keys}
+    assert sum(ok for _, ok in cats.values()) == round(3 * nll["ifeval_inst_strict"]["score"])
 
     # an uninterrupted run in a fresh directory gives the same numbers
     fresh = tmp_path / "fresh"
