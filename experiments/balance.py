@@ -324,11 +324,16 @@ def finished_arm(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: s
 def record_training(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm: str, seed: int,
                     manifest: dict[str, Any]) -> None:
     """Copy the arm's training manifest (seconds, summary, fingerprint) beside its pieces."""
-    from balance_report import TRAINING, pieces_dir
+    from balance_report import COSINES, TRAINING, pieces_dir
 
     path = pieces_dir(cfg, run_dir) / f"{arm}-s{seed}" / TRAINING
     record = {"arm_key": arm_key(cfg, data, arm, seed), **{k: manifest.get(k) for k in (
         "stage", "fingerprint", "seconds", "summary", "finished")}}
+    cosines = Path(manifest["final_abs"]).parent / COSINES if manifest.get("final_abs") else None
+    if cosines is not None and cosines.is_file():  # a capability-aware arm's per-step gradient cosines
+        history = json.loads(cosines.read_text())
+        if not (path.parent / COSINES).is_file() or json.loads((path.parent / COSINES).read_text()) != history:
+            write_json(path.parent / COSINES, history)
     try:
         if json.loads(path.read_text()) == record:
             return

@@ -52,20 +52,77 @@ def _load(pieces: Path, label: str, measure: str) -> dict[str, Any] | None:
         return None
 
 
+COSINES = "capability_cosines.json"
+
+
+def surgery_effect(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What gradient surgery did to a capability-aware GRPO run, from its recorded cosine history (the
+    trainer's ``capability_cosines.json``: per step the K x K cosine matrix of the per-capability gradients,
+    their norms and the surgery's mixing coefficients).
+
+    Per capability pair: mean and lowest cosine and the steps where the pair conflicted (cosine < 0). Per step,
+    the update surgery applied (``coeffs @ grads``) against the plain sum of the same gradients: the cosine
+    between the two directions and the ratio of their norms (1 and 1: surgery changed nothing). Both follow
+    from the Gram matrix ``cos_ij * |g_i| * |g_j|`` without the gradients themselves.
+    """
+    import numpy as np
+
+    steps = [h for h in history if len(h.get("capabilities", [])) > 1]
+    if not steps:
+        return None
+    pairs: dict[str, list[float]] = {}
+    direction, ratio, shares = [], [], {}
+    for h in steps:
+        caps, cos = h["capabilities"], np.asarray(h["cosine"], dtype=float)
+        norms, c = np.asarray(h["grad_norms"], dtype=float), np.asarray(h["coeffs"], dtype=float)
+        for i, a in enumerate(caps):
+            for j in range(i + 1, len(caps)):
+                pairs.setdefault(f"{a} / {caps[j]}", []).append(float(cos[i, j]))
+        gram = cos * np.outer(norms, norms)
+        ones = np.ones(len(caps))
+        plain, done = float(ones @ gram @ ones), float(c @ gram @ c)
+        if plain > 0 and done > 0:
+            direction.append(float(c @ gram @ ones) / math.sqrt(plain * done))
+            ratio.append(math.sqrt(done / plain))
+        for a, n in zip(caps, norms):
+            shares.setdefault(a, []).append(float(n) / float(norms.sum()) if norms.sum() > 0 else float("nan"))
+
+    def span(v: list[float]) -> dict[str, float] | None:
+        return {"mean": sum(v) / len(v), "min": min(v), "max": max(v)} if v else None
+
+    return {"steps": len(steps),
+            "conflict_steps": sum(any(float(np.asarray(h["cosine"])[i, j]) < 0 for i in range(len(h["capabilities"]))
+                                      for j in range(i + 1, len(h["capabilities"]))) for h in steps),
+            "pairs": {k: {"mean": sum(v) / len(v), "min": min(v), "negative_steps": sum(x < 0 for x in v),
+                          "steps": len(v)} for k, v in sorted(pairs.items())},
+            "update_cosine_vs_plain_sum": span(direction), "update_norm_ratio_vs_plain_sum": span(ratio),
+            "grad_norm_share": {k: sum(v) / len(v) for k, v in sorted(shares.items())}}
+
+
 def _training(pieces: Path, run_dir: Path, label: str) -> dict[str, Any] | None:
     """The arm's training record (the pieces' copy, else the stage manifest): seconds, the recipe's summary
-    numbers, the fingerprint."""
-    record = pieces / label / TRAINING
+    numbers, the fingerprint; for a capability-aware GRPO arm, what its surgery did (:func:`surgery_effect`)."""
+    record, found = pieces / label / TRAINING, None
     if record.is_file():
         m = json.loads(record.read_text())
-        return {k: m.get(k) for k in ("stage", "seconds", "summary", "fingerprint", "finished")}
-    for stage in ("bft", "grpo"):
-        path = run_dir / "arms" / label / "stages" / stage / "manifest.json"
+        found = {k: m.get(k) for k in ("stage", "seconds", "summary", "fingerprint", "finished")}
+    else:
+        for stage in ("bft", "grpo"):
+            path = run_dir / "arms" / label / "stages" / stage / "manifest.json"
+            if path.is_file():
+                m = json.loads(path.read_text())
+                found = {"stage": stage, "seconds": m.get("seconds"), "summary": m.get("summary"),
+                         "fingerprint": m.get("fingerprint"), "finished": m.get("finished")}
+                break
+    if found is None:
+        return None
+    for path in (pieces / label / COSINES, run_dir / "arms" / label / "stages" / "grpo" / COSINES):
         if path.is_file():
-            m = json.loads(path.read_text())
-            return {"stage": stage, "seconds": m.get("seconds"), "summary": m.get("summary"),
-                    "fingerprint": m.get("fingerprint"), "finished": m.get("finished")}
-    return None
+            effect = surgery_effect(json.loads(path.read_text()))
+            if effect:
+                found["surgery"] = effect
+            break
+    return found
 
 
 def answer_lengths(blob: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -189,8 +246,15 @@ def markdown(report: dict[str, Any]) -> str:
         category_table = "\n" + markdown_table(
             ["IFEval instructions followed (strict)", *cats],
             [[c, *[f"{per[c][1]}/{per[c][0]}" if c in per else "-" for per in cats.values()]] for c in names])
-    return (head + markdown_table(["metric (%)", *arms], rows) + contrast_table + length_table + category_table + "\n"
-            + power_markdown(report["power"]))
+    surgery = [[f"{arm} seed {seed}", e["steps"], e["conflict_steps"], pair, f"{p['mean']:+.3f}", f"{p['min']:+.3f}",
+                p["negative_steps"], f"{e['update_cosine_vs_plain_sum']['min']:.3f}" if e["update_cosine_vs_plain_sum"] else "-"]
+               for arm, res in report["results"].items() for seed, t in (res.get("training") or {}).items()
+               if t and (e := t.get("surgery")) for pair, p in e["pairs"].items()]
+    surgery_table = ("\n" + markdown_table(
+        ["gradient surgery", "steps", "steps with a conflict", "capability pair", "mean cosine", "lowest cosine",
+         "steps < 0", "lowest cos(update, plain sum)"], surgery)) if surgery else ""
+    return (head + markdown_table(["metric (%)", *arms], rows) + contrast_table + length_table + category_table
+            + surgery_table + "\n" + power_markdown(report["power"]))
 
 
 def power_markdown(power: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "experiments"))
@@ -219,3 +220,63 @@ def test_arms_are_also_paired_with_each_other(tmp_path):
     assert c["bft_grpo - bft"]["knowledge_heldout"]["n_paired"] == 8
     table = (tmp_path / "out" / "balance.md").read_text()
     assert "| knowledge_heldout | +25.0 [" in table and "bft_cagrpo - bft_grpo" in table
+
+
+def _history(grads, method, steps=(0, 1)):
+    """The trainer's cosine-history records for per-capability gradients ``grads`` [K, D]."""
+    from balancedbio.surgery import surgery_coefficients
+
+    gram = grads.double() @ grads.double().T
+    norms = gram.diagonal().sqrt()
+    return [{"step": s, "capabilities": ["expertise", "reasoning", "instruction"][:grads.shape[0]],
+             "cosine": (gram / torch.outer(norms, norms)).tolist(), "grad_norms": norms.tolist(),
+             "coeffs": surgery_coefficients(gram, method, seed=s).tolist()} for s in steps]
+
+
+def test_surgery_effect_matches_the_combined_gradients():
+    from balance_report import surgery_effect
+
+    from balancedbio.surgery import combine_gradients
+
+    torch.manual_seed(0)
+    grads = torch.randn(3, 40, dtype=torch.float64)
+    grads[1] = -0.8 * grads[0] + 0.3 * torch.randn(40, dtype=torch.float64)   # a conflicting pair
+    got = surgery_effect(_history(grads, "pcgrad", steps=(0,)))
+    done, plain = combine_gradients(grads, "pcgrad", seed=0), grads.sum(0)
+    cos = float(done @ plain / (done.norm() * plain.norm()))
+    assert got["update_cosine_vs_plain_sum"]["min"] == pytest.approx(cos, rel=1e-9) and cos < 0.99
+    assert got["update_norm_ratio_vs_plain_sum"]["mean"] == pytest.approx(float(done.norm() / plain.norm()), rel=1e-9)
+    pair = got["pairs"]["expertise / reasoning"]
+    assert pair["negative_steps"] == 1 and pair["min"] < -0.5 and got["conflict_steps"] == 1
+    assert sum(got["grad_norm_share"].values()) == pytest.approx(1.0)
+    # no conflict: PCGrad leaves the plain sum as it is
+    calm = surgery_effect(_history(torch.eye(3, dtype=torch.float64), "pcgrad"))
+    assert calm["update_cosine_vs_plain_sum"]["min"] == pytest.approx(1.0) and calm["conflict_steps"] == 0
+    assert surgery_effect([{"step": 0, "capabilities": ["expertise"], "cosine": [[1.0]], "grad_norms": [1.0],
+                            "coeffs": [1.0]}]) is None
+
+
+def test_capability_cosines_travel_with_the_pieces(tmp_path):
+    from balance_report import COSINES, write_results
+
+    from balancedbio.atomic import write_json
+
+    history = _history(torch.tensor([[1.0, 0.0], [-0.5, 1.0]], dtype=torch.float64), "pcgrad")
+    final = tmp_path / "run" / "arms" / "bft_cagrpo-s0" / "stages" / "grpo" / "final"
+    final.mkdir(parents=True)
+    write_json(final.parent / COSINES, history)
+    pieces = tmp_path / "pieces"
+    cfg = balance.load_config(balance.BalanceConfig, None, [
+        "arms=[base, bft_cagrpo]", "seeds=[0]", "measures=[knowledge]", f"results_dir={pieces}", "bootstrap=20"])
+    data = {"sft_train": str(tmp_path / "sft.jsonl"), "synth_train": str(tmp_path / "train.jsonl")}
+    for name in ("sft.jsonl", "train.jsonl"):
+        (tmp_path / name).write_text("{}\n")
+    balance.record_training(cfg, tmp_path / "run", data, "bft_cagrpo", 0,
+                            {"final_abs": str(final), "stage": "grpo", "fingerprint": "f", "seconds": 1.0})
+    assert json.loads((pieces / "bft_cagrpo-s0" / COSINES).read_text()) == history
+    for label in ("base", "bft_cagrpo-s0"):
+        write_json(pieces / label / "knowledge.json", {"items": {"knowledge_heldout": {"0": 1, "1": 0}}})
+    report = write_results(cfg, tmp_path / "elsewhere", tmp_path / "out" / "balance.json", {})
+    effect = report["results"]["bft_cagrpo"]["training"]["0"]["surgery"]
+    assert effect["steps"] == 2 and effect["pairs"]["expertise / reasoning"]["negative_steps"] == 2
+    assert "| bft_cagrpo seed 0 | 2 | 2 | expertise / reasoning |" in (tmp_path / "out" / "balance.md").read_text()
