@@ -331,9 +331,7 @@ def record_training(cfg: BalanceConfig, run_dir: Path, data: dict[str, Any], arm
         "stage", "fingerprint", "seconds", "summary", "finished")}}
     cosines = Path(manifest["final_abs"]).parent / COSINES if manifest.get("final_abs") else None
     if cosines is not None and cosines.is_file():  # a capability-aware arm's per-step gradient cosines
-        history = json.loads(cosines.read_text())
-        if not (path.parent / COSINES).is_file() or json.loads((path.parent / COSINES).read_text()) != history:
-            write_json(path.parent / COSINES, history)
+        write_json(path.parent / COSINES, json.loads(cosines.read_text()))
     try:
         if json.loads(path.read_text()) == record:
             return

@@ -71,13 +71,14 @@ def surgery_effect(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not steps:
         return None
     pairs: dict[str, list[float]] = {}
-    direction, ratio, shares = [], [], {}
+    direction, ratio, shares, conflict_steps = [], [], {}, 0
     for h in steps:
         caps, cos = h["capabilities"], np.asarray(h["cosine"], dtype=float)
         norms, c = np.asarray(h["grad_norms"], dtype=float), np.asarray(h["coeffs"], dtype=float)
-        for i, a in enumerate(caps):
-            for j in range(i + 1, len(caps)):
-                pairs.setdefault(f"{a} / {caps[j]}", []).append(float(cos[i, j]))
+        off = [(f"{a} / {caps[j]}", float(cos[i, j])) for i, a in enumerate(caps) for j in range(i + 1, len(caps))]
+        for pair, v in off:
+            pairs.setdefault(pair, []).append(v)
+        conflict_steps += any(v < 0 for _, v in off)
         gram = cos * np.outer(norms, norms)
         ones = np.ones(len(caps))
         plain, done = float(ones @ gram @ ones), float(c @ gram @ c)
@@ -90,9 +91,7 @@ def surgery_effect(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     def span(v: list[float]) -> dict[str, float] | None:
         return {"mean": sum(v) / len(v), "min": min(v), "max": max(v)} if v else None
 
-    return {"steps": len(steps),
-            "conflict_steps": sum(any(float(np.asarray(h["cosine"])[i, j]) < 0 for i in range(len(h["capabilities"]))
-                                      for j in range(i + 1, len(h["capabilities"]))) for h in steps),
+    return {"steps": len(steps), "conflict_steps": conflict_steps,
             "pairs": {k: {"mean": sum(v) / len(v), "min": min(v), "negative_steps": sum(x < 0 for x in v),
                           "steps": len(v)} for k, v in sorted(pairs.items())},
             "update_cosine_vs_plain_sum": span(direction), "update_norm_ratio_vs_plain_sum": span(ratio),
