@@ -355,7 +355,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
             full = {i: sum(v) / len(v) for i, v in by_item.items()}
             pooled_items.setdefault(arm, {})[m] = full
             entry[m] = {**_stat(full, base_items[m], cfg.bootstrap), "seeds": sorted(
-                s for s, p in per_seed.items() if m in p)}
+                int(s) for s, p in per_seed.items() if m in p)}
         entry["per_seed"] = per_seed
         entry["training"] = {str(seed): _training(pieces, run_dir, f"{arm}-s{seed}") for seed in cfg.seeds}
         results[arm] = entry
