@@ -282,19 +282,19 @@ def pareto_plot(results: dict[str, Any], dest: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    fig, ax = plt.subplots(figsize=(8.5, 5))
     seen: dict[str, set[str]] = {"x": set(), "y": set()}
     for k, (arm, res) in enumerate(results.items()):
         if arm == "base":
             continue
-        for seed, per in (res.get("per_seed") or {}).items():
+        for j, (seed, per) in enumerate((res.get("per_seed") or {}).items()):  # colour: arm; marker: seed
             x = _composite([per.get(m) for m in DOMAIN])
             y = _composite([per.get(m) for m in GENERAL])
             if x is None or y is None:
                 continue
             seen["x"].update(m for m in DOMAIN if per.get(m))
             seen["y"].update(m for m in GENERAL if per.get(m))
-            ax.errorbar([x[0]], [y[0]], xerr=[x[1]], yerr=[y[1]], fmt="o", color=f"C{k}", capsize=3,
+            ax.errorbar([x[0]], [y[0]], xerr=[x[1]], yerr=[y[1]], fmt="os^Dv"[j % 5], color=f"C{k}", capsize=3,
                         label=f"{arm} (seed {seed})")
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
@@ -303,7 +303,7 @@ def pareto_plot(results: dict[str, Any], dest: Path) -> None:
                   fontsize=7)
     ax.set_title("balance: up-right dominates (95% CI whiskers)")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: the points stay visible
     fig.tight_layout()
     with atomic_path(dest) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
