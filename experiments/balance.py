@@ -467,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if backfill_graph_flags(cfg, run_dir, data):
         print("balance: graph flags added to synth results written without the graph")
-    meta = {"config": to_dict(cfg), "git_commit": _git_commit(), "wall_clock_s_this_sitting": round(time.time() - t0, 1),
+    meta = {"config": to_dict(cfg), "git_commit": _git_commit(), "written_by": "report-only" if args.report_only else "run",
+            "wall_clock_s_this_sitting": round(time.time() - t0, 1),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.machine(),
                         "loadavg_at_end": os.getloadavg()},
             "data": {**data["counts"], "synth_test_sha256": _sha(Path(data["synth_test"])),

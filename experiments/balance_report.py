@@ -52,6 +52,27 @@ def _load(pieces: Path, label: str, measure: str) -> dict[str, Any] | None:
         return None
 
 
+def compute_seconds(pieces: Path, labels: list[str], measures: list[str]) -> dict[str, Any]:
+    """What the results cost, summed over the kept pieces (whichever sittings and machines wrote them):
+    each model's training seconds and seconds per measure, and the totals."""
+    per_model: dict[str, dict[str, float]] = {}
+    for label in labels:
+        row: dict[str, float] = {}
+        record = pieces / label / TRAINING
+        if record.is_file():
+            row["training"] = float(json.loads(record.read_text()).get("seconds") or 0.0)
+        for f in measures:
+            blob = _load(pieces, label, f)
+            if blob and blob.get("seconds") is not None:
+                row[f] = float(blob["seconds"])
+        if row:
+            per_model[label] = row
+    training = sum(r.get("training", 0.0) for r in per_model.values())
+    total = sum(sum(r.values()) for r in per_model.values())
+    return {"training_s": round(training, 1), "measures_s": round(total - training, 1), "total_s": round(total, 1),
+            "per_model": per_model}
+
+
 COSINES = "capability_cosines.json"
 
 
@@ -252,8 +273,11 @@ def markdown(report: dict[str, Any]) -> str:
     surgery_table = ("\n" + markdown_table(
         ["gradient surgery", "steps", "steps with a conflict", "capability pair", "mean cosine", "lowest cosine",
          "steps < 0", "lowest cos(update, plain sum)"], surgery)) if surgery else ""
+    cost = report.get("compute_seconds")
+    cost_line = (f"\nCompute, summed over the kept pieces: training {cost['training_s']:,.0f} s, measures "
+                 f"{cost['measures_s']:,.0f} s, {len(cost['per_model'])} models.\n") if cost else ""
     return (head + markdown_table(["metric (%)", *arms], rows) + contrast_table + length_table + category_table
-            + surgery_table + "\n" + power_markdown(report["power"]))
+            + surgery_table + "\n" + power_markdown(report["power"]) + cost_line)
 
 
 def power_markdown(power: dict[str, Any]) -> str:
@@ -380,6 +404,8 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
               "seeds": list(cfg.seeds), "arms": ["base", *[a for a in cfg.arms if a != "base"]],
               "results": results,
               "contrasts": _rename_delta(contrasts),
+              "compute_seconds": compute_seconds(
+                  pieces, ["base", *[f"{a}-s{s}" for a in cfg.arms if a != "base" for s in cfg.seeds]], measures),
               "answers": answers,
               "ifeval_by_category": {k: v for k, v in categories.items() if v},
               "power": {"method": "paired normal approximation (McNemar for 0/1 items), two-sided alpha 0.05, "

@@ -72,6 +72,9 @@ def test_balance_smoke_schema_and_resume(tmp_path, tiny_model_dir, monkeypatch):
     assert (tmp_path / "smoke" / "data" / "ifeval_subset.jsonl").read_text() == subset
     report = json.loads(out.read_text())
     assert report["partial"] is False and report["missing"] == []
+    cost = report["compute_seconds"]   # every piece counted, whichever pass wrote it
+    assert set(cost["per_model"]) == {"base", "nll-s0"} and cost["per_model"]["nll-s0"]["training"] > 0
+    assert cost["total_s"] == pytest.approx(sum(sum(r.values()) for r in cost["per_model"].values()), abs=0.2)
     assert out.with_suffix(".png").stat().st_size > 0
     table = out.with_suffix(".md").read_text()
     assert "| mmlu_medical |" in table and "nll" in table.splitlines()[0]
@@ -280,3 +283,17 @@ def test_capability_cosines_travel_with_the_pieces(tmp_path):
     effect = report["results"]["bft_cagrpo"]["training"]["0"]["surgery"]
     assert effect["steps"] == 2 and effect["pairs"]["expertise / reasoning"]["negative_steps"] == 2
     assert "| bft_cagrpo seed 0 | 2 | 2 | expertise / reasoning |" in (tmp_path / "out" / "balance.md").read_text()
+
+
+def test_compute_seconds_sums_every_kept_piece(tmp_path):
+    from balance_report import compute_seconds
+
+    from balancedbio.atomic import write_json
+
+    write_json(tmp_path / "base" / "mmlu.json", {"seconds": 200.0, "items": {}})
+    write_json(tmp_path / "base" / "ifeval.json", {"seconds": 300.5, "items": {}})
+    write_json(tmp_path / "nll-s0" / "training.json", {"seconds": 1600.0})
+    write_json(tmp_path / "nll-s0" / "mmlu.json", {"seconds": 190.0, "items": {}})
+    got = compute_seconds(tmp_path, ["base", "nll-s0", "nll-s1"], ["mmlu", "ifeval"])
+    assert got["per_model"] == {"base": {"mmlu": 200.0, "ifeval": 300.5}, "nll-s0": {"training": 1600.0, "mmlu": 190.0}}
+    assert (got["training_s"], got["measures_s"], got["total_s"]) == (1600.0, 690.5, 2290.5)
