@@ -52,24 +52,23 @@ def _load(pieces: Path, label: str, measure: str) -> dict[str, Any] | None:
         return None
 
 
-def compute_seconds(pieces: Path, labels: list[str], measures: list[str]) -> dict[str, Any]:
+def compute_seconds(pieces: Path, labels: list[str], measures: list[str],
+                    training: dict[str, float | None]) -> dict[str, Any]:
     """What the results cost, summed over the kept pieces (whichever sittings and machines wrote them):
-    each model's training seconds and seconds per measure, and the totals."""
+    each model's training seconds (``training``: label -> seconds, from its training record) and seconds
+    per measure, and the totals."""
     per_model: dict[str, dict[str, float]] = {}
     for label in labels:
-        row: dict[str, float] = {}
-        record = pieces / label / TRAINING
-        if record.is_file():
-            row["training"] = float(json.loads(record.read_text()).get("seconds") or 0.0)
+        row: dict[str, float] = {} if training.get(label) is None else {"training": float(training[label])}
         for f in measures:
             blob = _load(pieces, label, f)
             if blob and blob.get("seconds") is not None:
                 row[f] = float(blob["seconds"])
         if row:
             per_model[label] = row
-    training = sum(r.get("training", 0.0) for r in per_model.values())
+    spent = sum(r.get("training", 0.0) for r in per_model.values())
     total = sum(sum(r.values()) for r in per_model.values())
-    return {"training_s": round(training, 1), "measures_s": round(total - training, 1), "total_s": round(total, 1),
+    return {"training_s": round(spent, 1), "measures_s": round(total - spent, 1), "total_s": round(total, 1),
             "per_model": per_model}
 
 
@@ -383,6 +382,8 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
         entry["per_seed"] = per_seed
         entry["training"] = {str(seed): _training(pieces, run_dir, f"{arm}-s{seed}") for seed in cfg.seeds}
         results[arm] = entry
+    trained = {f"{arm}-s{seed}": (rec or {}).get("seconds")
+               for arm, entry in results.items() if arm != "base" for seed, rec in entry["training"].items()}
     contrasts = {}
     for a, b in CONTRASTS:  # arm against arm, paired on the same items (each pooled over its seeds)
         if a in pooled_items and b in pooled_items:
@@ -404,8 +405,7 @@ def write_results(cfg: Any, run_dir: Path, out: Path, meta: dict[str, Any], plan
               "seeds": list(cfg.seeds), "arms": ["base", *[a for a in cfg.arms if a != "base"]],
               "results": results,
               "contrasts": _rename_delta(contrasts),
-              "compute_seconds": compute_seconds(
-                  pieces, ["base", *[f"{a}-s{s}" for a in cfg.arms if a != "base" for s in cfg.seeds]], measures),
+              "compute_seconds": compute_seconds(pieces, ["base", *trained], measures, trained),
               "answers": answers,
               "ifeval_by_category": {k: v for k, v in categories.items() if v},
               "power": {"method": "paired normal approximation (McNemar for 0/1 items), two-sided alpha 0.05, "

@@ -292,8 +292,8 @@ def test_compute_seconds_sums_every_kept_piece(tmp_path):
 
     write_json(tmp_path / "base" / "mmlu.json", {"seconds": 200.0, "items": {}})
     write_json(tmp_path / "base" / "ifeval.json", {"seconds": 300.5, "items": {}})
-    write_json(tmp_path / "nll-s0" / "training.json", {"seconds": 1600.0})
     write_json(tmp_path / "nll-s0" / "mmlu.json", {"seconds": 190.0, "items": {}})
-    got = compute_seconds(tmp_path, ["base", "nll-s0", "nll-s1"], ["mmlu", "ifeval"])
+    got = compute_seconds(tmp_path, ["base", "nll-s0", "nll-s1"], ["mmlu", "ifeval"],
+                          {"nll-s0": 1600.0, "nll-s1": None})
     assert got["per_model"] == {"base": {"mmlu": 200.0, "ifeval": 300.5}, "nll-s0": {"training": 1600.0, "mmlu": 190.0}}
     assert (got["training_s"], got["measures_s"], got["total_s"]) == (1600.0, 690.5, 2290.5)

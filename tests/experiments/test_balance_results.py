@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from balancedbio.report import fmt
+
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "experiments" / "results" / "balance.json"
 
@@ -37,12 +39,8 @@ def _table(text: str, first_header: str) -> tuple[list[str], list[list[str]]]:
     raise AssertionError(f"no table headed {first_header!r}")
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
 def _delta(e: dict, key: str) -> str:
-    return f"{100 * e[key]:+.1f} [{_pct(e['delta_ci'][0])}, {_pct(e['delta_ci'][1])}]"
+    return f"{100 * e[key]:+.1f} [{fmt(e['delta_ci'][0])}, {fmt(e['delta_ci'][1])}]"
 
 
 def test_results_cover_every_arm_and_seed():
@@ -63,7 +61,7 @@ def test_readme_table_is_the_pooled_results():
     for row in rows:
         label, base = row[0].rsplit(" (base ", 1)
         metric = README_METRICS[label]
-        assert base == f"{_pct(report['results']['base'][metric]['score'])}%)", row[0]
+        assert base == f"{fmt(report['results']['base'][metric]['score'])}%)", row[0]
         for arm, cell in zip(arms, row[1:], strict=True):
             assert cell == _delta(report["results"][arm][metric], "delta_vs_base"), (metric, arm)
 

@@ -132,16 +132,19 @@ def test_options_that_change_the_loss_change_it(trainer, monkeypatch):
     monkeypatch.setattr(trainer, "_entropy_bonus_enabled", False)
     monkeypatch.setattr(trainer, "use_vllm", False)
     monkeypatch.setattr(trainer, "top_entropy_quantile", 1.0)
-    base = float(trainer._compute_loss(trainer.model, inputs).detach())
+    def loss() -> float:
+        return float(trainer._compute_loss(trainer.model, inputs).detach())
+
+    base = loss()
     monkeypatch.setattr(trainer, "use_vllm", True)
     monkeypatch.setattr(trainer, "vllm_importance_sampling_correction", True)
-    assert float(trainer._compute_loss(trainer.model, inputs).detach()) != pytest.approx(base, rel=1e-4)
+    assert loss() != pytest.approx(base, rel=1e-4)
     monkeypatch.setattr(trainer, "use_vllm", False)
     monkeypatch.setattr(trainer, "beta", 0.04)
-    assert float(trainer._compute_loss(trainer.model, inputs).detach()) != pytest.approx(base, rel=1e-4)
+    assert loss() != pytest.approx(base, rel=1e-4)
     monkeypatch.setattr(trainer, "beta", 0.0)
     monkeypatch.setattr(trainer, "top_entropy_quantile", 0.5)
-    assert float(trainer._compute_loss(trainer.model, inputs).detach()) != pytest.approx(base, rel=1e-4)
+    assert loss() != pytest.approx(base, rel=1e-4)
 
 
 @pytest.mark.parametrize("extra,match", [
